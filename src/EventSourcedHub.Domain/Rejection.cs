@@ -1,0 +1,22 @@
+namespace EventSourcedHub.Domain;
+
+/// <summary>Why the hub refuses a request. The kind decides the HTTP status; nothing was changed.</summary>
+public sealed record Rejection(RejectionKind Kind, string Message)
+{
+    public static Rejection Invalid(string message) => new(RejectionKind.Invalid, message);
+    public static Rejection UnknownTopic(string topic) => new(RejectionKind.UnknownTopic, $"Unknown topic '{topic}': subscribe to it first.");
+    public static Rejection Conflict(string message) => new(RejectionKind.Conflict, message);
+    public static Rejection NotFound(string message) => new(RejectionKind.NotFound, message);
+}
+
+public enum RejectionKind
+{
+    /// <summary>Malformed or not allowed (400).</summary>
+    Invalid,
+    /// <summary>An event for a topic that was never subscribed to (400, IRA "unknown session").</summary>
+    UnknownTopic,
+    /// <summary>The request does not fit the session's state, e.g. closing an anchor that is not open (409).</summary>
+    Conflict,
+    /// <summary>The thing asked for does not exist (404).</summary>
+    NotFound,
+}

@@ -1,0 +1,60 @@
+namespace EventSourcedHub.Domain;
+
+// The events of a topic's stream. Their stream order is the session's one total order (design.md section 2).
+// Names are stable: they are mapped to fixed type names in the event store, so renaming a record is safe,
+// renaming or removing a field is a migration.
+
+/// <summary>An event about one subscription (one WebSocket endpoint) of the topic.</summary>
+public interface ISubscriptionEvent
+{
+    string EndpointId { get; }
+}
+
+/// <summary>An accepted FHIRcast notification; <see cref="Notification"/> is the exact text distributed to subscribers.</summary>
+public interface INotificationEvent
+{
+    string EventId { get; }
+    string EventName { get; }
+    string Notification { get; }
+}
+
+/// <summary>A subscription request was accepted (HUB-SUB-07); the subscriber must now connect its WebSocket.</summary>
+public sealed record Subscribed(string EndpointId, string SubscriberName, string[] Events, int LeaseSeconds, DateTimeOffset RequestedAt) : ISubscriptionEvent;
+
+/// <summary>A re-subscription for an existing endpoint replaced its events and renewed its lease (HUB-SUB-11).</summary>
+public sealed record SubscriptionRenewed(string EndpointId, string SubscriberName, string[] Events, int LeaseSeconds, DateTimeOffset RenewedAt) : ISubscriptionEvent;
+
+/// <summary>The subscriber's WebSocket connected and was sent its confirmation; the lease counts from here (HUB-WS-02, HUB-WS-06).</summary>
+public sealed record SubscriptionConfirmed(string EndpointId, DateTimeOffset ConfirmedAt, DateTimeOffset LeaseExpiresAt) : ISubscriptionEvent;
+
+/// <summary>The subscriber asked to unsubscribe (HUB-UNS-03).</summary>
+public sealed record Unsubscribed(string EndpointId, DateTimeOffset At) : ISubscriptionEvent;
+
+/// <summary>The lease ran out before a renewal (HUB-WS-06).</summary>
+public sealed record LeaseExpired(string EndpointId, DateTimeOffset At) : ISubscriptionEvent;
+
+/// <summary>The subscriber's WebSocket closed or failed; any close ends the subscription (HUB-WS-12).</summary>
+public sealed record SubscriberDropped(string EndpointId, int? CloseCode, string Reason, DateTimeOffset At) : ISubscriptionEvent;
+
+/// <summary>The subscriber never connected its WebSocket in time (HUB-WS-09).</summary>
+public sealed record SubscriptionAbandoned(string EndpointId, DateTimeOffset At) : ISubscriptionEvent;
+
+/// <summary>A `*-open` made its anchor the current context (HUB-CTX-01); a re-open of an open anchor resumes it (HUB-CTX-03).</summary>
+public sealed record ContextOpened(
+    string EventId,
+    string EventName,
+    string AnchorType,
+    string AnchorId,
+    string VersionId,
+    string? PriorVersionId,
+    string Context,
+    string Notification) : INotificationEvent;
+
+/// <summary>A `*-close` ended an open anchor; when it was current, the current context is now empty (HUB-CTX-04).</summary>
+public sealed record ContextClosed(string EventId, string EventName, string AnchorType, string AnchorId, string Notification) : INotificationEvent;
+
+/// <summary>`Home-open`: the current context is empty while every open anchor stays open (HUB-CTX-11).</summary>
+public sealed record HomeOpened(string EventId, string EventName, string Notification) : INotificationEvent;
+
+/// <summary>Any other accepted event (SyncError, UserLogout, custom names, ...): distributed, no change to context (HUB-GEN-05).</summary>
+public sealed record NotificationRelayed(string EventId, string EventName, string Notification) : INotificationEvent;

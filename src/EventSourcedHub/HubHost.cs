@@ -1,0 +1,95 @@
+using EventSourcedHub.Channels;
+using EventSourcedHub.Context;
+using EventSourcedHub.Discovery;
+using EventSourcedHub.Fhir;
+using EventSourcedHub.Http;
+using EventSourcedHub.Notifications;
+using EventSourcedHub.Storage;
+using EventSourcedHub.Subscriptions;
+using Microsoft.Extensions.Options;
+
+namespace EventSourcedHub;
+
+/// <summary>Builds the hub: configuration, the event store (embedded PostgreSQL when no connection string is set), the endpoints.</summary>
+public static class HubHost
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+            builder.WebHost.UseUrls(DefaultUrl); // loopback unless told otherwise
+
+        var hub = HubOptionsValidator.ValidOrThrow(builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions());
+        builder.Services.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = hub.Limits.MaxRequestBodyBytes);
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = hub.Limits.MaxRequestBodyBytes);
+
+        var connectionString = builder.Configuration.GetConnectionString("Hub");
+        EmbeddedPostgres? postgres = null;
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            using var loggers = LoggerFactory.Create(l => l.AddConsole());
+            postgres = await EmbeddedPostgres.StartAsync(Path.GetFullPath(hub.DataDirectory, builder.Environment.ContentRootPath),
+                loggers.CreateLogger<EmbeddedPostgres>(), CancellationToken.None);
+            await postgres.EnsureDatabaseAsync("hub", CancellationToken.None);
+            connectionString = postgres.ConnectionString("hub");
+        }
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddHubStore(connectionString);
+        builder.Services.AddSingleton<ChannelRegistry>();
+        builder.Services.AddSingleton<Distribution>();
+        builder.Services.AddSingleton<TopicStream>();
+        builder.Services.AddSingleton<SubscriptionEndpoint>();
+        builder.Services.AddSingleton<PublishNotification>();
+        builder.Services.AddSingleton<WebSocketChannelEndpoint>();
+        builder.Services.AddHostedService<SubscriptionExpiry>();
+        builder.Services.AddExceptionHandler<ErrorResponses>();
+        builder.Services.AddProblemDetails();
+
+        var app = builder.Build();
+        // Stopped only after the server has drained its requests and every hosted service has stopped.
+        if (postgres is not null) app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
+        app.UseExceptionHandler();
+        app.UseWebSockets(new WebSocketOptions
+        {
+            KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
+            KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
+        });
+        MapEndpoints(app);
+        return app;
+    }
+
+    private static void MapEndpoints(WebApplication app)
+    {
+        app.MapGet("/api/hub/.well-known/fhircast-configuration", FhircastConfiguration.Handle);
+        app.MapGet("/.well-known/fhircast-configuration", FhircastConfiguration.Handle);
+
+        app.MapPost("/api/hub", (HttpContext http, SubscriptionEndpoint subscriptions, PublishNotification publish) =>
+            IsUrlEncodedForm(http.Request)
+                ? subscriptions.HandleAsync(http)
+                : PublishOrUnsupported(http, publish, pathTopic: null)).DisableAntiforgery();
+        app.MapPost("/api/hub/{topic}", (HttpContext http, string topic, PublishNotification publish) =>
+            PublishOrUnsupported(http, publish, topic)).DisableAntiforgery();
+
+        app.MapGet("/api/hub/{topic}", (string topic, Marten.IQuerySession query, CancellationToken ct) => GetCurrentContext.HandleAsync(topic, query, ct));
+        app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
+    }
+
+    private static bool IsUrlEncodedForm(HttpRequest request) =>
+        string.Equals(request.ContentType?.Split(';')[0].Trim(), "application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Event requests are JSON (HUB-GEN-02): `application/json` or `application/fhir+json`; anything else is 415.</summary>
+    private static Task<IResult> PublishOrUnsupported(HttpContext http, PublishNotification publish, string? pathTopic)
+    {
+        var mediaType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (mediaType is "application/json" or "application/fhir+json") return publish.HandleAsync(http, pathTopic);
+        return Task.FromResult(http.Request.HasFormContentType
+            ? PlainText.Error(StatusCodes.Status415UnsupportedMediaType, "Subscription requests go to the hub URL itself, as application/x-www-form-urlencoded.")
+            : OperationOutcomes.Result(StatusCodes.Status415UnsupportedMediaType, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
+                "Send events as application/json or application/fhir+json; subscriptions as application/x-www-form-urlencoded."));
+    }
+}

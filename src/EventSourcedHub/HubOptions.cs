@@ -1,0 +1,39 @@
+namespace EventSourcedHub;
+
+/// <summary>
+/// Every tunable of the hub, bound from the `Hub` configuration section, so each is also an environment variable
+/// (`Hub__AckTimeoutSeconds`). Defaults follow ../shared/docs/rulings.md 15; docs/configuration.md lists them.
+/// </summary>
+public sealed class HubOptions
+{
+    public const string Section = "Hub";
+
+    /// <summary>Where the embedded PostgreSQL keeps its cluster when no `ConnectionStrings:Hub` is given.</summary>
+    public string DataDirectory { get; set; } = "./.hub-data";
+
+    public int DefaultLeaseSeconds { get; set; } = 7200;
+    public int MaxLeaseSeconds { get; set; } = 86400;
+
+    /// <summary>A subscription whose WebSocket has not connected this long after the 202 is discarded (HUB-WS-09).</summary>
+    public int UnconnectedSubscriptionSeconds { get; set; } = 60;
+
+    /// <summary>WebSocket ping interval; a peer that does not answer within the same time is dropped (HUB-HB-01).</summary>
+    public int PingIntervalSeconds { get; set; } = 10;
+
+    /// <summary>How often leases and unconnected subscriptions are checked for expiry.</summary>
+    public int ExpiryCheckMilliseconds { get; set; } = 1000;
+
+    public HubLimits Limits { get; set; } = new();
+}
+
+public sealed class HubLimits
+{
+    /// <summary>Largest request body accepted; larger ones get 413 (HUB-EVT-08).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Notifications waiting for one subscriber's socket; a subscriber that falls this far behind is dropped, never waited for.</summary>
+    public int SubscriberQueueCapacity { get; set; } = 1024;
+
+    /// <summary>Largest WebSocket message (an ack) the hub reads from a subscriber.</summary>
+    public int MaxInboundMessageBytes { get; set; } = 64 * 1024;
+}

@@ -1,0 +1,29 @@
+using FluentValidation;
+
+namespace EventSourcedHub;
+
+/// <summary>Refuses to start with settings that cannot work, naming the key to fix, instead of failing later at run time.</summary>
+public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
+{
+    public HubOptionsValidator()
+    {
+        RuleFor(o => o.DataDirectory).NotEmpty().OverridePropertyName("Hub:DataDirectory");
+        RuleFor(o => o.DefaultLeaseSeconds).GreaterThan(0).OverridePropertyName("Hub:DefaultLeaseSeconds");
+        RuleFor(o => o.MaxLeaseSeconds).GreaterThanOrEqualTo(o => o.DefaultLeaseSeconds)
+            .WithMessage("Hub:MaxLeaseSeconds must be at least Hub:DefaultLeaseSeconds.").OverridePropertyName("Hub:MaxLeaseSeconds");
+        RuleFor(o => o.UnconnectedSubscriptionSeconds).GreaterThan(0).OverridePropertyName("Hub:UnconnectedSubscriptionSeconds");
+        RuleFor(o => o.PingIntervalSeconds).GreaterThan(0).OverridePropertyName("Hub:PingIntervalSeconds");
+        RuleFor(o => o.ExpiryCheckMilliseconds).InclusiveBetween(10, 60_000).OverridePropertyName("Hub:ExpiryCheckMilliseconds");
+        RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).OverridePropertyName("Hub:Limits:MaxRequestBodyBytes");
+        RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).OverridePropertyName("Hub:Limits:SubscriberQueueCapacity");
+        RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).OverridePropertyName("Hub:Limits:MaxInboundMessageBytes");
+    }
+
+    public static HubOptions ValidOrThrow(HubOptions options)
+    {
+        var result = new HubOptionsValidator().Validate(options);
+        if (!result.IsValid)
+            throw new InvalidOperationException("Invalid hub configuration: " + string.Join(" ", result.Errors.Select(e => e.ErrorMessage)));
+        return options;
+    }
+}

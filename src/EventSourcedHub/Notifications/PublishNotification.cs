@@ -1,0 +1,44 @@
+using System.Text;
+using EventSourcedHub.Domain;
+using EventSourcedHub.Fhir;
+using EventSourcedHub.Storage;
+using Marten;
+
+namespace EventSourcedHub.Notifications;
+
+/// <summary>
+/// An event request: `POST {hub}` or `POST {hub}/{topic}` with a JSON body (HUB-EVT-*). The 202 is sent only after the
+/// event is committed to the topic's stream, so an acknowledged event is never lost.
+/// </summary>
+public sealed class PublishNotification(TopicStream topics)
+{
+    private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public async Task<IResult> HandleAsync(HttpContext http, string? pathTopic)
+    {
+        string body;
+        try
+        {
+            using var reader = new StreamReader(http.Request.Body, StrictUtf8);
+            body = await reader.ReadToEndAsync(http.RequestAborted);
+        }
+        catch (DecoderFallbackException)
+        {
+            return OperationOutcomes.Invalid("The body is not valid UTF-8.");
+        }
+
+        var request = NotificationRequest.Parse(body, pathTopic);
+        if (request.IsRejected) return OperationOutcomes.For(request.Rejection!);
+        var notification = request.Value!;
+
+        var appended = await topics.AppendAsync(notification.Topic, async (state, session, ct) =>
+        {
+            // A retry of an accepted id gets the original answer and is not distributed again (HUB-EVT-06).
+            if (state is not null && await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(notification.Topic, notification.Id), ct) is not null)
+                return Array.Empty<object>();
+            return TopicDecisions.Publish(state, notification, () => Guid.NewGuid().ToString());
+        }, http.RequestAborted);
+
+        return appended.IsRejected ? OperationOutcomes.For(appended.Rejection!) : Results.StatusCode(StatusCodes.Status202Accepted);
+    }
+}

@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+using EventSourcedHub.Domain;
+using EventSourcedHub.Http;
+using EventSourcedHub.Storage;
+using Microsoft.Extensions.Options;
+
+namespace EventSourcedHub.Subscriptions;
+
+/// <summary>Subscribe and unsubscribe: form POSTs to `{hub}` (HUB-SUB-*, HUB-UNS-*). Errors are 400 text/plain.</summary>
+public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions> options, TimeProvider clock)
+{
+    public async Task<IResult> HandleAsync(HttpContext http)
+    {
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var fields = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
+        var parsed = SubscriptionRequest.Parse(fields);
+        if (parsed.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
+
+        var now = clock.GetUtcNow();
+        var hub = options.Value;
+        var policy = new SubscriptionPolicy(hub.DefaultLeaseSeconds, hub.MaxLeaseSeconds, hub.UnconnectedSubscriptionSeconds);
+        var appended = parsed.Value switch
+        {
+            SubscribeRequest subscribe => await topics.AppendAsync(subscribe.Topic,
+                (state, _, _) => Task.FromResult(TopicDecisions.Subscribe(state, subscribe, policy, now, NewEndpointId())), http.RequestAborted),
+            UnsubscribeRequest unsubscribe => await topics.AppendAsync(unsubscribe.Topic,
+                (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted),
+            _ => throw new InvalidOperationException("Unknown subscription request."),
+        };
+        if (appended.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, appended.Rejection!.Message);
+
+        var endpointId = appended.Value!.Events.OfType<ISubscriptionEvent>().Single().EndpointId;
+        return Results.Json(new Dictionary<string, string> { ["hub.channel.endpoint"] = EndpointUrl(http.Request, endpointId) },
+            statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>160 random bits from a CSPRNG: unguessable, never derived from the topic, never reused (HUB-SUB-08, HUB-WS-13).</summary>
+    private static string NewEndpointId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
+
+    /// <summary>An absolute ws:// (wss:// behind TLS) URL on the host the request came to (rulings.md 4).</summary>
+    public static string EndpointUrl(HttpRequest request, string endpointId) =>
+        $"{(request.IsHttps ? "wss" : "ws")}://{request.Host}{request.PathBase}/api/hub/ws/{endpointId}";
+}
