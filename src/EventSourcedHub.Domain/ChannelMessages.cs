@@ -22,4 +22,14 @@ public static class ChannelMessages
             ["hub.events"] = string.Join(",", events),
             ["hub.reason"] = reason,
         });
+
+    /// <summary>
+    /// The optional `heartbeat` event (HUB-HB-02): removed from STU3 but still expected by IRA tooling; sent only to subscribers
+    /// that asked for it. The period is a decimal, as in the ballot drafts.
+    /// </summary>
+    public static string Heartbeat(string topic, string id, DateTimeOffset now, int periodSeconds) =>
+        NotificationText.Compose(
+            now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+            id, topic, "heartbeat",
+            [JsonSerializer.Serialize(new Dictionary<string, string> { ["key"] = "period", ["decimal"] = periodSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture) })]);
 }

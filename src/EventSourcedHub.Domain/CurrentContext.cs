@@ -33,6 +33,19 @@ public static class CurrentContext
                 writer.WriteStartObject("resource");
                 writer.WriteString("resourceType", "Bundle");
                 writer.WriteString("type", "collection");
+                if (!current.Content.IsEmpty)
+                {
+                    writer.WriteStartArray("entry");
+                    foreach (var resource in current.Content)
+                    {
+                        writer.WriteStartObject();
+                        writer.WriteString("fullUrl", resource.Key);
+                        writer.WritePropertyName("resource");
+                        writer.WriteRawValue(resource.Json, skipInputValidation: true);
+                        writer.WriteEndObject();
+                    }
+                    writer.WriteEndArray();
+                }
                 writer.WriteEndObject();
                 writer.WriteEndObject();
             }

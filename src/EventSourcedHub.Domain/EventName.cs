@@ -32,6 +32,8 @@ public readonly record struct EventName(string Value)
     public bool IsHomeOpen => Comparer.Equals(Value, HomeOpen);
     public bool IsOpen => !IsHomeOpen && Is("open");
     public bool IsClose => Is("close");
+    public bool IsUpdate => Is("update");
+    public bool IsSelect => Is("select");
     public bool IsSyncError => Comparer.Equals(Value, SyncError);
     public bool IsHeartbeat => Comparer.Equals(Value, Heartbeat);
 

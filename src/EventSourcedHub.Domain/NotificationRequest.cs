@@ -40,8 +40,8 @@ public sealed record NotificationRequest(
                 return Rejection.Invalid("`id` is required and must be a non-empty string.");
             if (!TryNonEmptyString(root, "timestamp", out var timestamp))
                 return Rejection.Invalid("`timestamp` is required and must be a non-empty string.");
-            if (!DateTimeOffset.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind, out _))
-                return Rejection.Invalid("`timestamp` must be an ISO 8601 date-time.");
+            if (!IsInstant(timestamp))
+                return Rejection.Invalid("`timestamp` must be an ISO 8601 date-time with seconds and a time zone, e.g. 2025-03-01T14:58:45.988Z.");
             if (!root.TryGetProperty("event", out var evt) || evt.ValueKind != JsonValueKind.Object)
                 return Rejection.Invalid("`event` is required and must be an object.");
             if (!TryNonEmptyString(evt, "hub.topic", out var topic))
@@ -96,6 +96,13 @@ public sealed record NotificationRequest(
         }
         return new ContextEntry(key, item.GetRawText(), type, resourceId, reference);
     }
+
+    private static readonly System.Text.RegularExpressions.Regex Instant = new(
+        @"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A FHIR instant: date, time with seconds, and a zone (FHIRcast's `timestamp` is ISO 8601 UTC).</summary>
+    private static bool IsInstant(string text) =>
+        Instant.IsMatch(text) && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _);
 
     private static string? StringOrNull(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

@@ -19,7 +19,9 @@ public static class NotificationText
         SkipValidation = true,
     };
 
-    public static string Stamp(string json, string? versionId, string? priorVersionId)
+    /// <param name="context">Raw JSON entries that replace the `context` array (a select whose unknown references were
+    /// removed, HUB-SEL-03); null keeps the array exactly as received.</param>
+    public static string Stamp(string json, string? versionId, string? priorVersionId, IReadOnlyList<string>? context = null)
     {
         using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
         var buffer = new System.IO.MemoryStream();
@@ -30,7 +32,7 @@ public static class NotificationText
             {
                 writer.WritePropertyName(property.Name);
                 if (property.Name == "event" && property.Value.ValueKind == JsonValueKind.Object)
-                    WriteEvent(writer, property.Value, versionId, priorVersionId);
+                    WriteEvent(writer, property.Value, versionId, priorVersionId, context);
                 else
                     writer.WriteRawValue(property.Value.GetRawText(), skipInputValidation: true);
             }
@@ -39,7 +41,7 @@ public static class NotificationText
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    private static void WriteEvent(Utf8JsonWriter writer, JsonElement evt, string? versionId, string? priorVersionId)
+    private static void WriteEvent(Utf8JsonWriter writer, JsonElement evt, string? versionId, string? priorVersionId, IReadOnlyList<string>? context)
     {
         writer.WriteStartObject();
         var stamped = false;
@@ -52,7 +54,10 @@ public static class NotificationText
                 stamped = true;
             }
             writer.WritePropertyName(property.Name);
-            writer.WriteRawValue(property.Value.GetRawText(), skipInputValidation: true);
+            if (property.Name == "context" && context is not null)
+                writer.WriteRawValue("[" + string.Join(",", context) + "]", skipInputValidation: true);
+            else
+                writer.WriteRawValue(property.Value.GetRawText(), skipInputValidation: true);
         }
         if (!stamped) WriteVersions(writer, versionId, priorVersionId);
         writer.WriteEndObject();
@@ -62,5 +67,26 @@ public static class NotificationText
     {
         if (versionId is not null) writer.WriteString(VersionIdKey, versionId);
         if (priorVersionId is not null) writer.WriteString(PriorVersionIdKey, priorVersionId);
+    }
+
+    /// <summary>A notification the hub originates, around context entries kept as raw JSON.</summary>
+    public static string Compose(string timestamp, string id, string topic, string eventName, IEnumerable<string> context)
+    {
+        var buffer = new System.IO.MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("timestamp", timestamp);
+            writer.WriteString("id", id);
+            writer.WriteStartObject("event");
+            writer.WriteString("hub.topic", topic);
+            writer.WriteString("hub.event", eventName);
+            writer.WriteStartArray("context");
+            foreach (var entry in context) writer.WriteRawValue(entry, skipInputValidation: true);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 }

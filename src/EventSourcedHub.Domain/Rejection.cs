@@ -7,6 +7,7 @@ public sealed record Rejection(RejectionKind Kind, string Message)
     public static Rejection UnknownTopic(string topic) => new(RejectionKind.UnknownTopic, $"Unknown topic '{topic}': subscribe to it first.");
     public static Rejection Conflict(string message) => new(RejectionKind.Conflict, message);
     public static Rejection NotFound(string message) => new(RejectionKind.NotFound, message);
+    public static Rejection TooLarge(string message) => new(RejectionKind.TooLarge, message);
 }
 
 public enum RejectionKind
@@ -19,4 +20,6 @@ public enum RejectionKind
     Conflict,
     /// <summary>The thing asked for does not exist (404).</summary>
     NotFound,
+    /// <summary>More than this hub accepts in one request (413, HUB-CS-14).</summary>
+    TooLarge,
 }

@@ -17,6 +17,8 @@ public abstract record SubscriptionRequest(string Topic)
         var form = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in fields)
         {
+            if (key.Length == 0)
+                return Rejection.Invalid("The form has a field without a name; send `name=value` pairs separated by `&`.");
             if (!form.TryAdd(key, value))
                 return Rejection.Invalid($"`{key}` appears more than once; each parameter may appear at most once (HUB-SUB-01).");
         }
@@ -26,8 +28,9 @@ public abstract record SubscriptionRequest(string Topic)
             return Rejection.Invalid("`hub.mode` must be `subscribe` or `unsubscribe`.");
         if (!string.Equals(form.GetValueOrDefault("hub.channel.type")?.Trim(), "websocket", StringComparison.OrdinalIgnoreCase))
             return Rejection.Invalid("`hub.channel.type` must be `websocket`.");
-        var topic = form.GetValueOrDefault("hub.topic")?.Trim() ?? "";
-        if (topic.Length == 0)
+        // Not trimmed: the topic must match the `hub.topic` of event requests exactly.
+        var topic = form.GetValueOrDefault("hub.topic") ?? "";
+        if (topic.Trim().Length == 0)
             return Rejection.Invalid("`hub.topic` is required and must not be empty.");
 
         var endpoint = ReadEndpoint(form);

@@ -8,6 +8,15 @@ public sealed record SubscriptionPolicy(int DefaultLeaseSeconds, int MaxLeaseSec
     public int LeaseFor(int? requested) => Math.Min(requested ?? DefaultLeaseSeconds, MaxLeaseSeconds);
 }
 
+/// <summary>How the hub treats content sharing (rulings.md 15, AMB-02).</summary>
+public sealed record ContentPolicy(bool BumpVersionOnSelect, int MaxBundleEntries, bool DeriveOpenEvents = true)
+{
+    public static readonly ContentPolicy Default = new(false, 1000);
+}
+
+/// <summary>The outcome of an accepted event request. <see cref="Partial"/>: a select named resources the hub does not know (206).</summary>
+public sealed record Published(object[] Events, bool Partial = false);
+
 /// <summary>
 /// The decisions of a FHIRcast session: current state + request -> the events to append, or a rejection.
 /// Pure: time and new ids are passed in, nothing is read or written here.
@@ -16,15 +25,14 @@ public static class TopicDecisions
 {
     public static Decision<object[]> Subscribe(TopicSession? state, SubscribeRequest request, SubscriptionPolicy policy, DateTimeOffset now, string newEndpointId)
     {
-        var name = request.SubscriberName ?? SubscriptionRequest.DefaultSubscriberName;
         var lease = policy.LeaseFor(request.LeaseSeconds);
         if (request.EndpointId is null)
-            return new object[] { new Subscribed(newEndpointId, name, request.Events, lease, now) };
+            return new object[] { new Subscribed(newEndpointId, request.SubscriberName ?? SubscriptionRequest.DefaultSubscriberName, request.Events, lease, now) };
 
-        // A re-subscription names an endpoint of this topic that is still live (HUB-SUB-11).
-        if (state?.Subscriptions.ContainsKey(request.EndpointId) != true)
+        // A re-subscription names an endpoint of this topic that is still live (HUB-SUB-11); it keeps its name unless given one.
+        if (state is null || !state.Subscriptions.TryGetValue(request.EndpointId, out var existing))
             return Rejection.Invalid("`hub.channel.endpoint` is not a live subscription of this topic; subscribe without it to get a new endpoint.");
-        return new object[] { new SubscriptionRenewed(request.EndpointId, name, request.Events, lease, now) };
+        return new object[] { new SubscriptionRenewed(request.EndpointId, request.SubscriberName ?? existing.SubscriberName, request.Events, lease, now) };
     }
 
     public static Decision<object[]> Unsubscribe(TopicSession? state, UnsubscribeRequest request, DateTimeOffset now)
@@ -44,11 +52,20 @@ public static class TopicDecisions
         return new object[] { new SubscriptionConfirmed(endpointId, now, now.AddSeconds(subscription.LeaseSeconds)) };
     }
 
-    /// <summary>The socket closed or failed. Ending a subscription that already ended is nothing to record.</summary>
-    public static object[] Drop(TopicSession? state, string endpointId, int? closeCode, string reason, DateTimeOffset now) =>
-        state?.Subscriptions.ContainsKey(endpointId) == true
-            ? [new SubscriberDropped(endpointId, closeCode, reason, now)]
-            : [];
+    /// <summary>
+    /// The socket closed or failed, or the hub gave up on the subscriber. With a <paramref name="syncError"/> (an abnormal
+    /// close, HUB-WS-11; an unresponsive subscriber, HUB-DIST-07) the others are told first. Ending a subscription that
+    /// already ended is nothing to record.
+    /// </summary>
+    public static object[] Drop(TopicSession? state, string endpointId, int? closeCode, string reason, DateTimeOffset now, SyncErrorCause? syncError = null)
+    {
+        if (state?.Subscriptions.ContainsKey(endpointId) != true) return [];
+        var dropped = new SubscriberDropped(endpointId, closeCode, reason, now);
+        return syncError is null ? [dropped] : [.. RaiseSyncError(state, syncError), dropped];
+    }
+
+    /// <summary>Normal closes end a subscription quietly; any other close is a connection problem (HUB-WS-10/11, rulings.md 3).</summary>
+    public static bool IsNormalClose(int? closeCode) => closeCode is 1000 or 1001 or 1005;
 
     /// <summary>Leases that have run out and subscriptions never connected in time (HUB-WS-06, HUB-WS-09).</summary>
     public static object[] Expire(TopicSession? state, SubscriptionPolicy policy, DateTimeOffset now)
@@ -66,21 +83,44 @@ public static class TopicDecisions
     }
 
     /// <summary>An event request (HUB-EVT-01): what it does to the session's context, and the text to distribute.</summary>
-    public static Decision<object[]> Publish(TopicSession? state, NotificationRequest request, Func<string> newVersionId)
+    /// <param name="newId">A fresh unique id: for versionIds and for the events the hub derives.</param>
+    public static Decision<Published> Publish(TopicSession? state, NotificationRequest request, Func<string> newId, ContentPolicy policy)
     {
         if (state is null) return Rejection.UnknownTopic(request.Topic);
         var name = request.EventName;
 
+        Decision<object[]> decided;
         if (name.IsHomeOpen)
-            return new object[] { new HomeOpened(request.Id, name.Value, request.Json) };
-        if (name.IsOpen)
-            return Open(state, request, newVersionId);
-        if (name.IsClose)
-            return Close(state, request);
-        return new object[] { new NotificationRelayed(request.Id, name.Value, request.Json) };
+            decided = new object[] { new HomeOpened(request.Id, name.Value, request.Json) };
+        else if (name.IsOpen)
+            decided = Open(state, request, newId, policy.DeriveOpenEvents);
+        else if (name.IsClose)
+            decided = Close(state, request);
+        else if (name.IsUpdate)
+            decided = ContentSharing.Update(state, request, newId, policy);
+        else if (name.IsSelect)
+            return ContentSharing.Select(state, request, newId, policy);
+        else if (name.IsSyncError && SyncErrors.Validate(request) is { } invalid)
+            return invalid;
+        else
+            decided = new object[] { new NotificationRelayed(request.Id, name.Value, request.Json) };
+        return decided.IsRejected ? decided.Rejection! : new Published(decided.Value!);
     }
 
-    private static Decision<object[]> Open(TopicSession state, NotificationRequest request, Func<string> newVersionId)
+    /// <summary>
+    /// A subscriber refused an event, did not acknowledge it in time, or lost its connection: the hub raises a SyncError
+    /// for the others (HUB-SE-03). Nothing is raised about a subscription that has already ended. (SyncError notifications
+    /// await no ack, so they never cause one: HUB-DIST-10.)
+    /// </summary>
+    public static object[] RaiseSyncError(TopicSession? state, SyncErrorCause cause)
+    {
+        if (state?.Subscriptions.ContainsKey(cause.EndpointId) != true) return [];
+        var notification = SyncErrors.Notification(state.Id, cause);
+        return [new SyncErrorRaised(cause.NewEventId, EventName.SyncError, cause.EndpointId, cause.SubscriberName,
+            cause.FailedEventId, cause.FailedEventName, cause.Diagnostics, notification)];
+    }
+
+    private static Decision<object[]> Open(TopicSession state, NotificationRequest request, Func<string> newId, bool deriveOpens)
     {
         var anchor = FindAnchorEntry(request, requireResource: true);
         if (anchor.IsRejected) return anchor.Rejection!;
@@ -96,10 +136,36 @@ public static class TopicDecisions
             }
         }
 
-        var versionId = newVersionId();
-        var prior = state.FindAnchor(type, id)?.VersionId;
-        var notification = NotificationText.Stamp(request.Json, versionId, prior);
-        return new object[] { new ContextOpened(request.Id, request.EventName.Value, type, id, versionId, prior, request.ContextJson, notification) };
+        var versionId = newId();
+        var resumed = state.FindAnchor(type, id);
+        var notification = NotificationText.Stamp(request.Json, versionId, resumed?.VersionId);
+        var derived = deriveOpens ? DerivedOpens(state.Id, request, type, newId) : null;
+        return new object[]
+        {
+            new ContextOpened(request.Id, request.EventName.Value, resumed?.AnchorType ?? type, id, versionId, resumed?.VersionId, request.ContextJson, notification, derived),
+        };
+    }
+
+    /// <summary>
+    /// One `T-open` per other resource of the open whose type T is not the anchor's: that resource, plus the `patient`
+    /// entry when T is not Patient; same timestamp, a new id (HUB-CTX-09).
+    /// </summary>
+    private static DerivedOpen[] DerivedOpens(string topic, NotificationRequest request, string anchorType, Func<string> newId)
+    {
+        var patient = request.Entries("patient").FirstOrDefault(e => e.ResourceType == "Patient" && e.Reference is null);
+        var derived = new List<DerivedOpen>();
+        foreach (var entry in request.Context)
+        {
+            if (entry.Reference is not null || entry.ResourceType is not { } type || entry.ResourceId is not { } id) continue;
+            if (string.Equals(type, anchorType, StringComparison.OrdinalIgnoreCase)) continue;
+            if (derived.Any(d => d.AnchorType == type && d.AnchorId == id)) continue;
+            var context = type == "Patient" || patient is null ? [entry.Json] : new[] { entry.Json, patient.Json };
+            var eventId = newId();
+            var eventName = $"{type}-open";
+            var text = NotificationText.Compose(request.Timestamp, eventId, topic, eventName, context);
+            derived.Add(new DerivedOpen(eventId, eventName, type, id, text));
+        }
+        return derived.ToArray();
     }
 
     private static Decision<object[]> Close(TopicSession state, NotificationRequest request)
@@ -107,13 +173,13 @@ public static class TopicDecisions
         var anchor = FindAnchorEntry(request, requireResource: false);
         if (anchor.IsRejected) return anchor.Rejection!;
         var (type, id) = anchor.Value;
-        if (state.FindAnchor(type, id) is null)
+        if (state.FindAnchor(type, id) is not { } open)
             return Rejection.Conflict($"{type}/{id} is not an open context of this topic (HUB-CTX-05).");
-        return new object[] { new ContextClosed(request.Id, request.EventName.Value, type, id, request.Json) };
+        return new object[] { new ContextClosed(request.Id, request.EventName.Value, open.AnchorType, open.AnchorId, request.Json) };
     }
 
-    /// <summary>The anchor resource of an open or close: the entry under the anchor key, whose id names the anchor.</summary>
-    private static Decision<(string Type, string Id)> FindAnchorEntry(NotificationRequest request, bool requireResource)
+    /// <summary>The anchor resource of an event: the entry under the anchor key, whose id names the anchor.</summary>
+    internal static Decision<(string Type, string Id)> FindAnchorEntry(NotificationRequest request, bool requireResource)
     {
         var type = EventName.NormalizeType(request.EventName.AnchorType!);
         var key = EventName.AnchorKeyFor(type);

@@ -40,6 +40,7 @@ public sealed record SubscriberDropped(string EndpointId, int? CloseCode, string
 public sealed record SubscriptionAbandoned(string EndpointId, DateTimeOffset At) : ISubscriptionEvent;
 
 /// <summary>A `*-open` made its anchor the current context (HUB-CTX-01); a re-open of an open anchor resumes it (HUB-CTX-03).</summary>
+/// <param name="Derived">The implied opens for subscribers of lesser events (HUB-CTX-09); they change no state.</param>
 public sealed record ContextOpened(
     string EventId,
     string EventName,
@@ -48,6 +49,58 @@ public sealed record ContextOpened(
     string VersionId,
     string? PriorVersionId,
     string Context,
+    string Notification,
+    DerivedOpen[]? Derived = null) : INotificationEvent;
+
+/// <summary>
+/// An implied `T-open` for a resource of type T carried by another open (e.g. the patient of a DiagnosticReport-open),
+/// sent only to subscribers of `T-open` that did not subscribe to the original open (HUB-CTX-09, AMB-22).
+/// </summary>
+public sealed record DerivedOpen(string EventId, string EventName, string AnchorType, string AnchorId, string Notification);
+
+/// <summary>One PUT or DELETE of an update bundle, as applied to the anchor's content (HUB-CS-07).</summary>
+/// <param name="Resource">The resource JSON exactly as sent, for a PUT; null for a DELETE.</param>
+public sealed record ContentChange(string Method, string ResourceType, string ResourceId, string? Resource)
+{
+    public const string Put = "PUT";
+    public const string Delete = "DELETE";
+}
+
+/// <summary>A `*-update` applied its bundle to an open anchor's content atomically and moved its version (HUB-CS-04/05).</summary>
+public sealed record ContentUpdated(
+    string EventId,
+    string EventName,
+    string AnchorType,
+    string AnchorId,
+    string VersionId,
+    string PriorVersionId,
+    ContentChange[] Changes,
+    string Notification) : INotificationEvent;
+
+/// <summary>A `*-select` replaced the anchor's selection (HUB-SEL-04). <see cref="Partial"/>: some references were unknown (206).</summary>
+public sealed record ContentSelected(
+    string EventId,
+    string EventName,
+    string AnchorType,
+    string AnchorId,
+    string[] Selected,
+    string VersionId,
+    string? PriorVersionId,
+    bool Partial,
+    string Notification) : INotificationEvent;
+
+/// <summary>
+/// A SyncError the hub raised because a subscriber refused an event, did not acknowledge it in time, or lost its
+/// connection (HUB-SE-03). Sent to every SyncError subscriber except the one that failed (HUB-SE-04).
+/// </summary>
+public sealed record SyncErrorRaised(
+    string EventId,
+    string EventName,
+    string EndpointId,
+    string SubscriberName,
+    string FailedEventId,
+    string FailedEventName,
+    string Diagnostics,
     string Notification) : INotificationEvent;
 
 /// <summary>A `*-close` ended an open anchor; when it was current, the current context is now empty (HUB-CTX-04).</summary>

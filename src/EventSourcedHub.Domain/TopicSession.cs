@@ -23,10 +23,25 @@ public sealed record Subscription(
     public bool Receives(string eventName) => Status == SubscriptionStatus.Active && Events.Any(e => EventName.Comparer.Equals(e, eventName));
 }
 
+/// <summary>A resource shared in an anchor's content by an update (HUB-CS-08), kept as the JSON text last PUT.</summary>
+public sealed record SharedResource(string ResourceType, string Id, string Json)
+{
+    public string Key => $"{ResourceType}/{Id}";
+}
+
 /// <summary>An anchor context that was opened and not closed since (HUB-CTX-02).</summary>
 /// <param name="Context">The `context` array exactly as supplied in the anchor's latest open (HUB-CTX-10, HUB-GCC-02).</param>
 /// <param name="OpenNotification">The latest open as it was distributed, with its original `id` and `timestamp` (HUB-WS-04).</param>
-public sealed record OpenAnchor(string AnchorType, string AnchorId, string VersionId, string Context, string OpenNotification)
+/// <param name="Content">The shared content, in the order resources were first added (HUB-GCC-04).</param>
+/// <param name="Selection">The references selected last (`Type/id`), empty when nothing is selected (HUB-SEL-04).</param>
+public sealed record OpenAnchor(
+    string AnchorType,
+    string AnchorId,
+    string VersionId,
+    string Context,
+    string OpenNotification,
+    ImmutableList<SharedResource> Content,
+    string[] Selection)
 {
     public string Identity => $"{AnchorType}/{AnchorId}";
 }
@@ -55,7 +70,9 @@ public sealed record TopicSession
 
     public OpenAnchor? FindAnchor(string identity) => Anchors.FirstOrDefault(a => a.Identity == identity);
 
-    public OpenAnchor? FindAnchor(string anchorType, string anchorId) => FindAnchor($"{EventName.NormalizeType(anchorType)}/{anchorId}");
+    /// <summary>Anchor types compare case-insensitively, like the event names they come from (HUB-GEN-03); ids exactly.</summary>
+    public OpenAnchor? FindAnchor(string anchorType, string anchorId) =>
+        Anchors.FirstOrDefault(a => a.AnchorId == anchorId && string.Equals(a.AnchorType, EventName.NormalizeType(anchorType), StringComparison.OrdinalIgnoreCase));
 
     public static TopicSession Start(string topic) => new() { Id = topic };
 
@@ -86,6 +103,8 @@ public sealed record TopicSession
         },
         ContextOpened e => Open(state, e),
         ContextClosed e => Close(state, e),
+        ContentUpdated e => Change(state, $"{e.AnchorType}/{e.AnchorId}", a => a with { VersionId = e.VersionId, Content = Apply(a.Content, e.Changes) }),
+        ContentSelected e => Change(state, $"{e.AnchorType}/{e.AnchorId}", a => a with { VersionId = e.VersionId, Selection = e.Selected }),
         HomeOpened => state with { CurrentAnchor = null },
         _ => state,
     };
@@ -103,10 +122,38 @@ public sealed record TopicSession
 
     private static TopicSession Open(TopicSession state, ContextOpened e)
     {
-        var anchor = new OpenAnchor(e.AnchorType, e.AnchorId, e.VersionId, e.Context, e.Notification);
-        // A re-open moves the anchor to the end: it is now the most recently opened (HUB-CTX-03).
+        // A re-open resumes the anchor with its content and selection, and moves it to the end: it is now the most
+        // recently opened (HUB-CTX-03, AMB-23).
+        var resumed = state.FindAnchor(e.AnchorType, e.AnchorId);
+        var anchor = new OpenAnchor(e.AnchorType, e.AnchorId, e.VersionId, e.Context, e.Notification,
+            resumed?.Content ?? ImmutableList<SharedResource>.Empty, resumed?.Selection ?? []);
         var others = state.Anchors.RemoveAll(a => a.Identity == anchor.Identity);
         return state with { Anchors = others.Add(anchor), CurrentAnchor = anchor.Identity };
+    }
+
+    private static TopicSession Change(TopicSession state, string identity, Func<OpenAnchor, OpenAnchor> change)
+    {
+        var index = state.Anchors.FindIndex(a => a.Identity == identity);
+        return index < 0 ? state : state with { Anchors = state.Anchors.SetItem(index, change(state.Anchors[index])) };
+    }
+
+    private static ImmutableList<SharedResource> Apply(ImmutableList<SharedResource> content, IEnumerable<ContentChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            var key = $"{change.ResourceType}/{change.ResourceId}";
+            var index = content.FindIndex(r => r.Key == key);
+            if (change.Method == ContentChange.Delete)
+            {
+                if (index >= 0) content = content.RemoveAt(index);
+            }
+            else
+            {
+                var resource = new SharedResource(change.ResourceType, change.ResourceId, change.Resource!);
+                content = index >= 0 ? content.SetItem(index, resource) : content.Add(resource);
+            }
+        }
+        return content;
     }
 
     private static TopicSession Close(TopicSession state, ContextClosed e)

@@ -1,4 +1,5 @@
 using EventSourcedHub.Channels;
+using Microsoft.AspNetCore.Diagnostics;
 using EventSourcedHub.Context;
 using EventSourcedHub.Discovery;
 using EventSourcedHub.Fhir;
@@ -19,8 +20,9 @@ public static class HubHost
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
-            builder.WebHost.UseUrls(DefaultUrl); // loopback unless told otherwise
+        // Loopback unless told otherwise (--urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS, ASPNETCORE_HTTPS_PORTS).
+        if (new[] { "urls", "http_ports", "https_ports" }.All(key => string.IsNullOrEmpty(builder.Configuration[key])))
+            builder.WebHost.UseUrls(DefaultUrl);
 
         var hub = HubOptionsValidator.ValidOrThrow(builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions());
         builder.Services.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
@@ -46,7 +48,10 @@ public static class HubHost
         builder.Services.AddSingleton<SubscriptionEndpoint>();
         builder.Services.AddSingleton<PublishNotification>();
         builder.Services.AddSingleton<WebSocketChannelEndpoint>();
+        builder.Services.AddSingleton<SyncErrorReporter>();
         builder.Services.AddHostedService<SubscriptionExpiry>();
+        builder.Services.AddHostedService<AckWatch>();
+        builder.Services.AddHostedService<Heartbeat>();
         builder.Services.AddExceptionHandler<ErrorResponses>();
         builder.Services.AddProblemDetails();
 
@@ -54,6 +59,7 @@ public static class HubHost
         // Stopped only after the server has drained its requests and every hosted service has stopped.
         if (postgres is not null) app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
         app.UseExceptionHandler();
+        app.UseStatusCodePages(BareStatusAsOperationOutcome);
         app.UseWebSockets(new WebSocketOptions
         {
             KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
@@ -77,6 +83,20 @@ public static class HubHost
 
         app.MapGet("/api/hub/{topic}", (string topic, Marten.IQuerySession query, CancellationToken ct) => GetCurrentContext.HandleAsync(topic, query, ct));
         app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
+    }
+
+    /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get an OperationOutcome too.</summary>
+    private static Task BareStatusAsOperationOutcome(StatusCodeContext context)
+    {
+        var http = context.HttpContext;
+        var (code, message) = http.Response.StatusCode switch
+        {
+            StatusCodes.Status404NotFound => (Hl7.Fhir.Model.OperationOutcome.IssueType.NotFound, $"No such endpoint: {http.Request.Path}."),
+            StatusCodes.Status405MethodNotAllowed => (Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported, $"{http.Request.Method} is not supported on {http.Request.Path}."),
+            var other => (Hl7.Fhir.Model.OperationOutcome.IssueType.Invalid, $"The request failed with status {other}."),
+        };
+        http.Response.ContentType = OperationOutcomes.ContentType;
+        return http.Response.WriteAsync(OperationOutcomes.Json(code, message));
     }
 
     private static bool IsUrlEncodedForm(HttpRequest request) =>

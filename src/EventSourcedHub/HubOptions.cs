@@ -2,7 +2,7 @@ namespace EventSourcedHub;
 
 /// <summary>
 /// Every tunable of the hub, bound from the `Hub` configuration section, so each is also an environment variable
-/// (`Hub__AckTimeoutSeconds`). Defaults follow ../shared/docs/rulings.md 15; docs/configuration.md lists them.
+/// (`Hub__AckTimeoutSeconds`). docs/configuration.md lists them with their defaults.
 /// </summary>
 public sealed class HubOptions
 {
@@ -23,6 +23,18 @@ public sealed class HubOptions
     /// <summary>How often leases and unconnected subscriptions are checked for expiry.</summary>
     public int ExpiryCheckMilliseconds { get; set; } = 1000;
 
+    /// <summary>Time a subscriber has to acknowledge a notification before the hub raises a SyncError and ends it (HUB-DIST-06/07).</summary>
+    public int AckTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>Severity of hub-generated SyncErrors: `warning` (FHIRcast profile) or `information` (IRA RAD-155), AMB-01.</summary>
+    public string SyncErrorSeverity { get; set; } = "warning";
+
+    /// <summary>Whether a select moves the anchor's `context.versionId` (AMB-02); off, so update-only subscribers stay current.</summary>
+    public bool BumpVersionOnSelect { get; set; }
+
+    /// <summary>Send implied `T-open` events to subscribers of lesser events (HUB-CTX-09, AMB-22).</summary>
+    public bool DeriveOpenEvents { get; set; } = true;
+
     public HubLimits Limits { get; set; } = new();
 }
 
@@ -33,6 +45,9 @@ public sealed class HubLimits
 
     /// <summary>Notifications waiting for one subscriber's socket; a subscriber that falls this far behind is dropped, never waited for.</summary>
     public int SubscriberQueueCapacity { get; set; } = 1024;
+
+    /// <summary>Entries in one update bundle; more is 413 (HUB-CS-14).</summary>
+    public int MaxBundleEntries { get; set; } = 1000;
 
     /// <summary>Largest WebSocket message (an ack) the hub reads from a subscriber.</summary>
     public int MaxInboundMessageBytes { get; set; } = 64 * 1024;

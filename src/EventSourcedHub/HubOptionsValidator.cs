@@ -7,16 +7,20 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
 {
     public HubOptionsValidator()
     {
-        RuleFor(o => o.DataDirectory).NotEmpty().OverridePropertyName("Hub:DataDirectory");
-        RuleFor(o => o.DefaultLeaseSeconds).GreaterThan(0).OverridePropertyName("Hub:DefaultLeaseSeconds");
+        RuleFor(o => o.DataDirectory).NotEmpty().WithName("Hub:DataDirectory");
+        RuleFor(o => o.DefaultLeaseSeconds).GreaterThan(0).WithName("Hub:DefaultLeaseSeconds");
         RuleFor(o => o.MaxLeaseSeconds).GreaterThanOrEqualTo(o => o.DefaultLeaseSeconds)
-            .WithMessage("Hub:MaxLeaseSeconds must be at least Hub:DefaultLeaseSeconds.").OverridePropertyName("Hub:MaxLeaseSeconds");
-        RuleFor(o => o.UnconnectedSubscriptionSeconds).GreaterThan(0).OverridePropertyName("Hub:UnconnectedSubscriptionSeconds");
-        RuleFor(o => o.PingIntervalSeconds).GreaterThan(0).OverridePropertyName("Hub:PingIntervalSeconds");
-        RuleFor(o => o.ExpiryCheckMilliseconds).InclusiveBetween(10, 60_000).OverridePropertyName("Hub:ExpiryCheckMilliseconds");
-        RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).OverridePropertyName("Hub:Limits:MaxRequestBodyBytes");
-        RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).OverridePropertyName("Hub:Limits:SubscriberQueueCapacity");
-        RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).OverridePropertyName("Hub:Limits:MaxInboundMessageBytes");
+            .WithMessage("Hub:MaxLeaseSeconds must be at least Hub:DefaultLeaseSeconds.").WithName("Hub:MaxLeaseSeconds");
+        RuleFor(o => o.UnconnectedSubscriptionSeconds).GreaterThan(0).WithName("Hub:UnconnectedSubscriptionSeconds");
+        RuleFor(o => o.PingIntervalSeconds).GreaterThan(0).WithName("Hub:PingIntervalSeconds");
+        RuleFor(o => o.ExpiryCheckMilliseconds).InclusiveBetween(10, 60_000).WithName("Hub:ExpiryCheckMilliseconds");
+        RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
+        RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
+            .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
+        RuleFor(o => o.Limits.MaxBundleEntries).GreaterThan(0).WithName("Hub:Limits:MaxBundleEntries");
+        RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).WithName("Hub:Limits:MaxRequestBodyBytes");
+        RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).WithName("Hub:Limits:SubscriberQueueCapacity");
+        RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).WithName("Hub:Limits:MaxInboundMessageBytes");
     }
 
     public static HubOptions ValidOrThrow(HubOptions options)

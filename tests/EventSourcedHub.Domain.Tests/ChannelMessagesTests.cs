@@ -40,4 +40,14 @@ public class ChannelMessagesTests
         Assert.Equal("", document.RootElement.GetProperty("hub.events").GetString());
         Assert.Equal(1, document.RootElement.GetProperty("hub.lease_seconds").GetInt32());
     }
+
+    [Fact]
+    public void HUB_HB_02_the_heartbeat_is_a_heartbeat_event_with_a_decimal_period_and_a_utc_millisecond_timestamp()
+    {
+        var at = new DateTimeOffset(2025, 3, 1, 16, 0, 0, 7, TimeSpan.FromHours(1));
+
+        Assert.Equal(
+            """{"timestamp":"2025-03-01T15:00:00.007Z","id":"hb-1","event":{"hub.topic":"topic-1","hub.event":"heartbeat","context":[{"key":"period","decimal":"10"}]}}""",
+            ChannelMessages.Heartbeat("topic-1", "hb-1", at, 10));
+    }
 }

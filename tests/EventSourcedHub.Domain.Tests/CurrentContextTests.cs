@@ -24,7 +24,7 @@ public class CurrentContextTests
     {
         const string patient = """{ "key" : "patient", "resource": {"resourceType":"Patient","id":"p1","name":[{"given":["Zoë"]}],"weight":1.50,"alias":"Zo\u00eb"} }""";
         const string encounter = """{"key":"encounter","reference":{ "reference" : "Encounter/e1" }}""";
-        var state = Published(KnownTopic(), Event("Patient-open", "[\n  " + patient + " ,\n  " + encounter + "\n]"), VersionCounter());
+        var state = StateAfter(KnownTopic(), Event("Patient-open", "[\n  " + patient + " ,\n  " + encounter + "\n]"), VersionCounter());
 
         Assert.Equal(
             "{\"context.type\":\"Patient\",\"context.versionId\":\"v1\",\"context\":[" + patient + "," + encounter + "," + ContentEntry + "]}",
@@ -43,8 +43,8 @@ public class CurrentContextTests
     public void HUB_GCC_02_a_suspended_anchor_is_not_rendered_only_the_current_one()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1"), versions);
-        state = Published(state, StudyOpen("s1"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), versions);
+        state = StateAfter(state, StudyOpen("s1"), versions);
 
         Assert.Equal(
             "{\"context.type\":\"ImagingStudy\",\"context.versionId\":\"v2\",\"context\":[" + Resource("study", "ImagingStudy", "s1") + "," + ContentEntry + "]}",
@@ -55,10 +55,10 @@ public class CurrentContextTests
     public void AMB_23_a_re_open_renders_the_latest_open_context_and_version()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1"), versions);
-        state = Published(state, StudyOpen("s1"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), versions);
+        state = StateAfter(state, StudyOpen("s1"), versions);
         var second = Resource("patient", "Patient", "p1").Replace("}}", ",\"active\":true}}");
-        state = Published(state, Event("Patient-open", "[" + second + "]"), versions);
+        state = StateAfter(state, Event("Patient-open", "[" + second + "]"), versions);
 
         Assert.Equal(
             "{\"context.type\":\"Patient\",\"context.versionId\":\"v3\",\"context\":[" + second + "," + ContentEntry + "]}",
@@ -69,9 +69,9 @@ public class CurrentContextTests
     public void HUB_CTX_04_after_closing_the_current_anchor_the_empty_shape_is_rendered_despite_other_open_anchors()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1"), versions);
-        state = Published(state, StudyOpen("s1"), versions);
-        state = Published(state, Event("ImagingStudy-close", Context(Reference("study", "ImagingStudy/s1"))), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), versions);
+        state = StateAfter(state, StudyOpen("s1"), versions);
+        state = StateAfter(state, Event("ImagingStudy-close", Context(Reference("study", "ImagingStudy/s1"))), versions);
 
         Assert.Equal(EmptyShape, CurrentContext.Render(state));
     }
@@ -79,8 +79,8 @@ public class CurrentContextTests
     [Fact]
     public void AMB_16_after_home_open_the_empty_shape_is_rendered()
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
-        state = Published(state, Event("Home-open"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        state = StateAfter(state, Event("Home-open"), VersionCounter());
 
         Assert.Equal(EmptyShape, CurrentContext.Render(state));
     }
@@ -97,9 +97,9 @@ public class CurrentContextTests
     public void HUB_WS_04_per_anchor_type_the_latest_open_still_open_is_replayed_oldest_first_with_its_original_id_and_timestamp()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), Event("Patient-open", Context(Resource("patient", "Patient", "p1")), id: "o1", timestamp: "2025-03-01T10:00:00Z"), versions);
-        state = Published(state, Event("ImagingStudy-open", Context(Resource("study", "ImagingStudy", "s1")), id: "o2", timestamp: "2025-03-01T10:01:00Z"), versions);
-        state = Published(state, Event("Patient-open", Context(Resource("patient", "Patient", "p2")), id: "o3", timestamp: "2025-03-01T10:02:00Z"), versions);
+        var state = StateAfter(KnownTopic(), Event("Patient-open", Context(Resource("patient", "Patient", "p1")), id: "o1", timestamp: "2025-03-01T10:00:00Z"), versions);
+        state = StateAfter(state, Event("ImagingStudy-open", Context(Resource("study", "ImagingStudy", "s1")), id: "o2", timestamp: "2025-03-01T10:01:00Z"), versions);
+        state = StateAfter(state, Event("Patient-open", Context(Resource("patient", "Patient", "p2")), id: "o3", timestamp: "2025-03-01T10:02:00Z"), versions);
 
         var replayed = CurrentContext.OpensFor(state, Active("Patient-open", "ImagingStudy-open")).ToArray();
 
@@ -115,9 +115,9 @@ public class CurrentContextTests
     public void HUB_WS_04_a_re_open_is_replayed_at_its_new_position_with_the_current_version_and_no_prior_version()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1", id: "o1"), versions);
-        state = Published(state, StudyOpen("s1", id: "o2"), versions);
-        state = Published(state, PatientOpen("p1", id: "o3"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1", id: "o1"), versions);
+        state = StateAfter(state, StudyOpen("s1", id: "o2"), versions);
+        state = StateAfter(state, PatientOpen("p1", id: "o3"), versions);
         Assert.Contains("\"context.priorVersionId\":\"v1\"", state.Current!.OpenNotification);
 
         var replayed = CurrentContext.OpensFor(state, Active("Patient-open", "ImagingStudy-open")).ToArray();
@@ -143,8 +143,8 @@ public class CurrentContextTests
     public void HUB_WS_05_only_opens_the_subscriber_subscribed_to_are_replayed_matched_case_insensitively()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1", id: "o1"), versions);
-        state = Published(state, StudyOpen("s1", id: "o2"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1", id: "o1"), versions);
+        state = StateAfter(state, StudyOpen("s1", id: "o2"), versions);
 
         var replayed = CurrentContext.OpensFor(state, Active("PATIENT-OPEN", "ImagingStudy-close", "SyncError")).ToArray();
 
@@ -154,7 +154,7 @@ public class CurrentContextTests
     [Fact]
     public void HUB_WS_04_the_open_is_matched_by_the_name_the_sender_wrote()
     {
-        var state = Published(KnownTopic(), Event("patient-OPEN", Context(Resource("patient", "Patient", "p1")), id: "o1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), Event("patient-OPEN", Context(Resource("patient", "Patient", "p1")), id: "o1"), VersionCounter());
 
         var replayed = Assert.Single(CurrentContext.OpensFor(state, Active("Patient-open")));
 
@@ -165,9 +165,9 @@ public class CurrentContextTests
     public void HUB_WS_04_a_closed_anchor_is_not_replayed_but_an_older_open_of_its_type_still_is()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1", id: "o1"), versions);
-        state = Published(state, PatientOpen("p2", id: "o2"), versions);
-        state = Published(state, PatientClose("p2"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1", id: "o1"), versions);
+        state = StateAfter(state, PatientOpen("p2", id: "o2"), versions);
+        state = StateAfter(state, PatientClose("p2"), versions);
 
         var replayed = Assert.Single(CurrentContext.OpensFor(state, Active("Patient-open")));
 
@@ -177,8 +177,8 @@ public class CurrentContextTests
     [Fact]
     public void AMB_14_open_anchors_are_replayed_even_when_home_open_emptied_the_current_context()
     {
-        var state = Published(KnownTopic(), PatientOpen("p1", id: "o1"), VersionCounter());
-        state = Published(state, Event("Home-open"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1", id: "o1"), VersionCounter());
+        state = StateAfter(state, Event("Home-open"), VersionCounter());
 
         var replayed = Assert.Single(CurrentContext.OpensFor(state, Active("Patient-open", "Home-open")));
 
@@ -189,7 +189,7 @@ public class CurrentContextTests
     public void HUB_WS_04_replayed_opens_keep_their_context_byte_for_byte()
     {
         const string context = """[ {"key":"patient","resource":{"resourceType":"Patient","id":"p1","name":"Zoë","weight":1.50}} ]""";
-        var state = Published(KnownTopic(), Event("Patient-open", context, id: "o1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), Event("Patient-open", context, id: "o1"), VersionCounter());
 
         var replayed = Assert.Single(CurrentContext.OpensFor(state, Active("Patient-open")));
 

@@ -39,6 +39,22 @@ public class EventNameTests
         Assert.Equal((isOpen, isClose, isHomeOpen), (eventName.IsOpen, eventName.IsClose, eventName.IsHomeOpen));
     }
 
+    [Theory]
+    [InlineData("DiagnosticReport-update", true, false)]
+    [InlineData("diagnosticreport-UPDATE", true, false)]
+    [InlineData("DiagnosticReport-select", false, true)]
+    [InlineData("DIAGNOSTICREPORT-Select", false, true)]
+    [InlineData("-update", false, false)]
+    [InlineData("-select", false, false)]
+    [InlineData("DiagnosticReport-updated", false, false)]
+    [InlineData("DiagnosticReport-open", false, false)]
+    public void HUB_GEN_03_update_and_select_are_recognised_case_insensitively(string name, bool isUpdate, bool isSelect)
+    {
+        var eventName = new EventName(name);
+
+        Assert.Equal((isUpdate, isSelect), (eventName.IsUpdate, eventName.IsSelect));
+    }
+
     [Fact]
     public void HUB_GEN_03_infrastructure_names_and_matching_ignore_case()
     {

@@ -146,11 +146,17 @@ public class NotificationRequestTests
         Assert.Contains("ISO 8601", Invalid(Body(timestamp: timestamp)).Message);
     }
 
-    [Theory(Skip = "domain bug: NotificationRequest.Parse checks `timestamp` with culture-invariant DateTimeOffset.TryParse, which accepts non-ISO 8601 text")]
+    [Theory]
     [InlineData("\"03/01/2025 14:58:45\"")]
     [InlineData("\"Sat, 01 Mar 2025 14:58:45 GMT\"")]
     [InlineData("\"March 1, 2025\"")]
-    public void HUB_DIST_02_a_timestamp_that_is_a_date_but_not_iso_8601_is_rejected(string timestamp)
+    [InlineData("\"2025-03-01\"")]
+    [InlineData("\"2025-03-01T14:58\"")]
+    [InlineData("\"2025-03-01T14:58:45\"")]
+    [InlineData("\"2025-03-01 14:58:45Z\"")]
+    [InlineData("\"2025-03-01T14:58:45.Z\"")]
+    [InlineData("\" 2025-03-01T14:58:45Z\"")]
+    public void HUB_DIST_02_a_timestamp_that_is_not_an_iso_8601_instant_with_seconds_and_zone_is_rejected(string timestamp)
     {
         Assert.Contains("ISO 8601", Invalid(Body(timestamp: timestamp)).Message);
     }

@@ -106,4 +106,38 @@ public class NotificationTextTests
         Assert.Equal("context.versionId", NotificationText.VersionIdKey);
         Assert.Equal("context.priorVersionId", NotificationText.PriorVersionIdKey);
     }
+
+    [Fact]
+    public void HUB_SEL_03_a_replacement_context_is_written_in_place_of_the_received_array()
+    {
+        var posted = Event("DiagnosticReport-select", """[ {"key":"a"}, {"key":"b"} ]""", eventExtras: ",\"after\":1");
+
+        Assert.Equal(
+            Event("DiagnosticReport-select", """[{"key":"a"},{ "key" : "c" }]""", eventExtras: ",\"after\":1" + Versions("v1")),
+            NotificationText.Stamp(posted, "v1", null, ["{\"key\":\"a\"}", "{ \"key\" : \"c\" }"]));
+    }
+
+    [Fact]
+    public void HUB_SEL_03_an_empty_replacement_context_is_an_empty_array()
+    {
+        Assert.Equal(Event("X-select", "[]", eventExtras: Versions("v1")), NotificationText.Stamp(Event("X-select", "[{\"key\":\"a\"}]"), "v1", null, []));
+    }
+
+    [Fact]
+    public void HUB_DIST_02_a_hub_originated_notification_wraps_raw_entries_in_the_standard_shape()
+    {
+        const string entry = """{ "key":"patient","resource":{"resourceType":"Patient","id":"p1","name":"Zoë","weight":1.50} }""";
+
+        Assert.Equal(
+            $$$"""{"timestamp":"2025-03-01T14:58:45.988Z","id":"n-1","event":{"hub.topic":"t-1","hub.event":"Patient-open","context":[{{{entry}}},{"key":"b"}]}}""",
+            NotificationText.Compose("2025-03-01T14:58:45.988Z", "n-1", "t-1", "Patient-open", [entry, """{"key":"b"}"""]));
+    }
+
+    [Fact]
+    public void HUB_DIST_02_a_hub_originated_notification_may_have_an_empty_context()
+    {
+        Assert.Equal(
+            """{"timestamp":"ts","id":"n-1","event":{"hub.topic":"t","hub.event":"Home-open","context":[]}}""",
+            NotificationText.Compose("ts", "n-1", "t", "Home-open", []));
+    }
 }

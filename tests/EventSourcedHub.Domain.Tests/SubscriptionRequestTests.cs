@@ -69,6 +69,14 @@ public class SubscriptionRequestTests
     }
 
     [Fact]
+    public void HUB_SUB_01_a_field_without_a_name_is_rejected()
+    {
+        var form = SubscribeForm(("", "x"));
+
+        Assert.Contains("without a name", Invalid(form).Message);
+    }
+
+    [Fact]
     public void HUB_SUB_01_duplicates_are_reported_before_any_other_problem()
     {
         var form = Form(("hub.mode", "bogus"), ("hub.topic", ""), ("hub.topic", ""));
@@ -151,9 +159,9 @@ public class SubscriptionRequestTests
     }
 
     [Fact]
-    public void HUB_SUB_03_the_topic_is_trimmed_and_otherwise_kept_as_given()
+    public void HUB_SUB_03_the_topic_is_kept_exactly_as_given_so_it_matches_event_requests()
     {
-        Assert.Equal("Topic-A b", Subscribe(SubscribeForm(("hub.topic", "  Topic-A b \t"))).Topic);
+        Assert.Equal("  Topic-A b \t", Subscribe(SubscribeForm(("hub.topic", "  Topic-A b \t"))).Topic);
     }
 
     // ---- HUB-SUB-03 / HUB-SUB-04 / HUB-GEN-06: events -------------------------------------------------------
@@ -366,7 +374,7 @@ public class SubscriptionRequestTests
     [Fact]
     public void HUB_UNS_01_unsubscribe_needs_no_events_and_yields_topic_and_endpoint()
     {
-        var request = Unsubscribe(UnsubscribeForm(("hub.topic", " t-2 ")));
+        var request = Unsubscribe(UnsubscribeForm(("hub.topic", "t-2")));
 
         Assert.Equal(new UnsubscribeRequest("t-2", "ep-1"), request);
     }

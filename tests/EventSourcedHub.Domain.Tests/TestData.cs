@@ -69,8 +69,11 @@ internal static class TestData
     public static TopicSession Apply(TopicSession state, IEnumerable<object> events) => events.Aggregate(state, TopicSession.Evolve);
 
     /// <summary>Publishes <paramref name="json"/> through the decision and folds what it decided into the state.</summary>
-    public static TopicSession Published(TopicSession state, string json, Func<string> versions) =>
-        Apply(state, Accepted(TopicDecisions.Publish(state, Request(json), versions)));
+    public static TopicSession StateAfter(TopicSession state, string json, Func<string> versions) =>
+        Apply(state, Accepted(TopicDecisions.Publish(state, Request(json), versions, Policy)).Events);
+
+    /// <summary>The default content policy without derived opens, so that the id counter only mints versionIds.</summary>
+    public static readonly ContentPolicy Policy = ContentPolicy.Default with { DeriveOpenEvents = false };
 
     /// <summary>A topic that exists (it has one requested subscription), as after its first subscribe.</summary>
     public static TopicSession KnownTopic() =>

@@ -18,15 +18,23 @@ public class TopicDecisionsTests
 
     private static object Single(Decision<object[]> decision) => Assert.Single(Accepted(decision));
 
-    private static Rejection Rejected(Decision<object[]> decision, RejectionKind kind)
+    /// <summary>The one event of a fully accepted event request (not a partial 206).</summary>
+    private static object Single(Decision<Published> decision)
+    {
+        var published = Accepted(decision);
+        Assert.False(published.Partial);
+        return Assert.Single(published.Events);
+    }
+
+    private static Rejection Rejected<T>(Decision<T> decision, RejectionKind kind)
     {
         var rejection = TestData.Rejected(decision);
         Assert.Equal(kind, rejection.Kind);
         return rejection;
     }
 
-    private static Decision<object[]> Publish(TopicSession? state, string json, Func<string>? versions = null) =>
-        TopicDecisions.Publish(state, Request(json), versions ?? VersionCounter());
+    private static Decision<Published> Publish(TopicSession? state, string json, Func<string>? versions = null, ContentPolicy? policy = null) =>
+        TopicDecisions.Publish(state, Request(json), versions ?? VersionCounter(), policy ?? TestData.Policy);
 
     // ---- Subscribe ------------------------------------------------------------------------------------------
 
@@ -95,6 +103,18 @@ public class TopicDecisionsTests
         var renewed = Assert.IsType<SubscriptionRenewed>(Single(TopicDecisions.Subscribe(TwoSubscriptions(), request, Policy, T0.AddMinutes(1), "unused")));
 
         Assert.Equal(new SubscriptionRenewed(endpoint, "Acme 2", request.Events, 900, T0.AddMinutes(1)), renewed);
+    }
+
+    [Fact]
+    public void HUB_SUB_11_a_renewal_without_a_subscriber_name_keeps_the_name_it_had()
+    {
+        var state = TwoSubscriptions();
+        var request = new SubscribeRequest(Topic, ["SyncError"], null, null, "ep-act");
+
+        var renewed = Assert.IsType<SubscriptionRenewed>(Single(TopicDecisions.Subscribe(state, request, Policy, T0, "unused")));
+
+        Assert.Equal(state.Subscriptions["ep-act"].SubscriberName, renewed.SubscriberName);
+        Assert.NotEqual(SubscriptionRequest.DefaultSubscriberName, renewed.SubscriberName);
     }
 
     [Fact]
@@ -288,7 +308,6 @@ public class TopicDecisionsTests
     }
 
     [Theory]
-    [InlineData("SyncError")]
     [InlineData("UserLogout")]
     [InlineData("UserHibernate")]
     [InlineData("heartbeat")]
@@ -314,7 +333,7 @@ public class TopicDecisionsTests
     [InlineData("HOME-OPEN")]
     public void HUB_CTX_11_home_open_is_distributed_unchanged_and_empties_the_current_context(string name)
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
         var json = Event(name, id: "home-1");
 
         var decided = Single(Publish(state, json));
@@ -427,8 +446,8 @@ public class TopicDecisionsTests
     public void AMB_13_a_re_open_of_an_open_anchor_gets_a_new_version_and_names_the_prior_one()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1", id: "open-1"), versions);
-        state = Published(state, StudyOpen("s1"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1", id: "open-1"), versions);
+        state = StateAfter(state, StudyOpen("s1"), versions);
         var context = Context(Resource("patient", "Patient", "p1"), Resource("encounter", "Encounter", "e1"));
 
         var reopened = Single(Publish(state, Event("Patient-open", context, id: "open-3"), versions));
@@ -443,8 +462,8 @@ public class TopicDecisionsTests
     public void HUB_CS_02_an_open_of_a_closed_anchor_starts_over_without_a_prior_version()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1"), versions);
-        state = Published(state, PatientClose("p1"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), versions);
+        state = StateAfter(state, PatientClose("p1"), versions);
 
         var opened = Assert.IsType<ContextOpened>(Single(Publish(state, PatientOpen("p1", id: "again"), versions)));
 
@@ -465,25 +484,102 @@ public class TopicDecisionsTests
             opened.Notification);
     }
 
-    [Fact(Skip = "domain bug: EventName.NormalizeType only canonicalises four types, so `imagingselection-open` and `ImagingSelection-close` name different anchors")]
+    [Fact]
     public void HUB_GEN_03_closing_an_anchor_of_a_non_catalog_type_matches_its_open_case_insensitively()
     {
-        var state = Published(KnownTopic(), Event("imagingselection-open", Context(Resource("imagingselection", "ImagingSelection", "i1"))), VersionCounter());
+        var state = StateAfter(KnownTopic(), Event("imagingselection-open", Context(Resource("imagingselection", "ImagingSelection", "i1"))), VersionCounter());
 
         var closed = Assert.IsType<ContextClosed>(Single(Publish(state, Event("ImagingSelection-close", Context(Resource("imagingselection", "ImagingSelection", "i1"))))));
+        state = Apply(state, [closed]);
 
         Assert.Equal("i1", closed.AnchorId);
+        Assert.Empty(state.Anchors);
+        Assert.Null(state.CurrentAnchor);
     }
 
-    [Fact(Skip = "domain bug: EventName.NormalizeType only canonicalises four types, so a re-open spelled in another case opens a second anchor instead of resuming")]
+    [Fact]
     public void HUB_GEN_03_re_opening_an_anchor_of_a_non_catalog_type_in_another_case_resumes_it()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), Event("observation-open", Context(Resource("observation", "Observation", "o1"))), versions);
+        var state = StateAfter(KnownTopic(), Event("observation-open", Context(Resource("observation", "Observation", "o1"))), versions);
+        state = StateAfter(state, PatientOpen("p1"), versions);
 
         var opened = Assert.IsType<ContextOpened>(Single(Publish(state, Event("Observation-open", Context(Resource("observation", "Observation", "o1"))), versions)));
+        state = Apply(state, [opened]);
 
         Assert.Equal("v1", opened.PriorVersionId);
+        Assert.Equal(2, state.Anchors.Count);
+        Assert.Equal(state.Anchors[^1].Identity, state.CurrentAnchor);
+        Assert.Equal("o1", state.Current!.AnchorId);
+    }
+
+    // ---- Publish: derived opens (HUB-CTX-09) -----------------------------------------------------------------
+
+    [Fact]
+    public void HUB_CTX_09_an_open_derives_a_T_open_per_other_resource_with_its_patient_the_same_timestamp_and_new_ids()
+    {
+        var report = Resource("report", "DiagnosticReport", "r1");
+        var patient = Resource("patient", "Patient", "p1");
+        var study = Resource("study", "ImagingStudy", "s1");
+        var json = Event("DiagnosticReport-open", Context(report, patient, study), id: "open-1", timestamp: "2025-03-01T14:58:45.988+01:00");
+
+        var opened = Assert.IsType<ContextOpened>(Single(Publish(KnownTopic(), json, VersionCounter("id-"), ContentPolicy.Default)));
+
+        Assert.Equal("id-1", opened.VersionId);
+        Assert.Equal(
+            [
+                new DerivedOpen("id-2", "Patient-open", "Patient", "p1", Event("Patient-open", Context(patient), id: "id-2", timestamp: "2025-03-01T14:58:45.988+01:00")),
+                new DerivedOpen("id-3", "ImagingStudy-open", "ImagingStudy", "s1", Event("ImagingStudy-open", Context(study, patient), id: "id-3", timestamp: "2025-03-01T14:58:45.988+01:00")),
+            ],
+            opened.Derived!);
+    }
+
+    [Fact]
+    public void HUB_CTX_09_references_untyped_resources_the_anchor_type_and_repeats_derive_nothing()
+    {
+        var observation = Resource("a", "Observation", "o1");
+        var context = Context(
+            Resource("encounter", "Encounter", "e1"),
+            Reference("patient", "Patient/p1"),
+            """{"key":"x","resource":{"id":"n1"}}""",
+            Resource("other", "encounter", "e2"),
+            observation,
+            Resource("b", "Observation", "o1"));
+
+        var opened = Assert.IsType<ContextOpened>(Single(Publish(KnownTopic(), Event("Encounter-open", context), VersionCounter(), ContentPolicy.Default)));
+
+        var derived = Assert.Single(opened.Derived!);
+        Assert.Equal(new DerivedOpen("v2", "Observation-open", "Observation", "o1", Event("Observation-open", Context(observation), id: "v2")), derived);
+    }
+
+    [Fact]
+    public void HUB_CTX_09_an_open_of_only_its_anchor_derives_nothing()
+    {
+        var opened = Assert.IsType<ContextOpened>(Single(Publish(KnownTopic(), PatientOpen("p1"), VersionCounter(), ContentPolicy.Default)));
+
+        Assert.Empty(opened.Derived!);
+    }
+
+    [Fact]
+    public void Rulings_15_with_DeriveOpenEvents_off_no_open_is_derived_and_no_id_is_minted_for_one()
+    {
+        var versions = VersionCounter();
+        var json = Event("Encounter-open", Context(Resource("encounter", "Encounter", "e1"), Resource("patient", "Patient", "p1")));
+
+        var opened = Assert.IsType<ContextOpened>(Single(Publish(KnownTopic(), json, versions, ContentPolicy.Default with { DeriveOpenEvents = false })));
+
+        Assert.Null(opened.Derived);
+        Assert.Equal("v2", versions());
+    }
+
+    [Fact]
+    public void HUB_CTX_08_derived_opens_do_not_change_the_hubs_context()
+    {
+        var json = Event("DiagnosticReport-open", Context(Resource("report", "DiagnosticReport", "r1"), Resource("patient", "Patient", "p1"), Resource("study", "ImagingStudy", "s1")));
+        var state = Apply(KnownTopic(), Accepted(Publish(KnownTopic(), json, VersionCounter(), ContentPolicy.Default)).Events);
+
+        Assert.Equal(["DiagnosticReport/r1"], state.Anchors.Select(a => a.Identity));
+        Assert.Equal("DiagnosticReport/r1", state.CurrentAnchor);
     }
 
     // ---- Publish: close -------------------------------------------------------------------------------------
@@ -491,7 +587,7 @@ public class TopicDecisionsTests
     [Fact]
     public void HUB_CTX_04_closing_an_open_anchor_is_distributed_unchanged()
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
         var json = PatientClose("p1", id: "close-1");
 
         var decided = Single(Publish(state, json));
@@ -506,7 +602,7 @@ public class TopicDecisionsTests
     [InlineData("""[{"key":"patient","resource":{"resourceType":"patient","id":"p1"}}]""")]
     public void HUB_CTX_06_a_close_may_name_its_anchor_by_reference_or_by_resource(string context)
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
 
         var closed = Assert.IsType<ContextClosed>(Single(Publish(state, Event("patient-CLOSE", context))));
 
@@ -517,10 +613,10 @@ public class TopicDecisionsTests
     public void HUB_CTX_04_closing_a_suspended_anchor_is_accepted_and_keeps_the_current_one()
     {
         var versions = VersionCounter();
-        var state = Published(KnownTopic(), PatientOpen("p1"), versions);
-        state = Published(state, StudyOpen("s1"), versions);
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), versions);
+        state = StateAfter(state, StudyOpen("s1"), versions);
 
-        state = Apply(state, Accepted(Publish(state, PatientClose("p1"))));
+        state = Apply(state, Accepted(Publish(state, PatientClose("p1"))).Events);
 
         Assert.Equal("ImagingStudy/s1", state.CurrentAnchor);
     }
@@ -528,10 +624,10 @@ public class TopicDecisionsTests
     [Fact]
     public void HUB_CTX_11_an_anchor_kept_open_through_home_open_can_still_be_closed()
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
-        state = Published(state, Event("Home-open"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        state = StateAfter(state, Event("Home-open"), VersionCounter());
 
-        state = Apply(state, Accepted(Publish(state, PatientClose("p1"))));
+        state = Apply(state, Accepted(Publish(state, PatientClose("p1"))).Events);
 
         Assert.Empty(state.Anchors);
         Assert.Null(state.CurrentAnchor);
@@ -540,7 +636,7 @@ public class TopicDecisionsTests
     [Fact]
     public void HUB_CTX_05_closing_an_anchor_that_was_never_opened_is_a_conflict()
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
 
         var rejection = Rejected(Publish(state, PatientClose("p2")), RejectionKind.Conflict);
 
@@ -550,8 +646,8 @@ public class TopicDecisionsTests
     [Fact]
     public void HUB_CTX_05_after_a_close_the_anchor_accepts_no_second_close()
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
-        state = Published(state, PatientClose("p1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        state = StateAfter(state, PatientClose("p1"), VersionCounter());
 
         Rejected(Publish(state, PatientClose("p1")), RejectionKind.Conflict);
     }
@@ -559,7 +655,7 @@ public class TopicDecisionsTests
     [Fact]
     public void HUB_CTX_05_a_close_for_an_id_open_under_another_type_is_a_conflict()
     {
-        var state = Published(KnownTopic(), PatientOpen("x1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("x1"), VersionCounter());
 
         Rejected(Publish(state, Event("Encounter-close", Context(Resource("encounter", "Encounter", "x1")))), RejectionKind.Conflict);
     }
@@ -579,7 +675,7 @@ public class TopicDecisionsTests
     [MemberData(nameof(BadCloses))]
     public void HUB_CTX_06_a_close_without_exactly_one_anchor_with_an_id_of_its_type_is_rejected_as_invalid(string json, string reason)
     {
-        var state = Published(KnownTopic(), PatientOpen("p1"), VersionCounter());
+        var state = StateAfter(KnownTopic(), PatientOpen("p1"), VersionCounter());
 
         Assert.Contains(reason, Rejected(Publish(state, json), RejectionKind.Invalid).Message);
     }
@@ -588,23 +684,134 @@ public class TopicDecisionsTests
     public void HUB_CTX_06_a_diagnostic_report_close_with_the_report_resource_id_is_accepted()
     {
         var open = Context(Resource("report", "DiagnosticReport", "r1"), Resource("patient", "Patient", "p1"), Resource("study", "ImagingStudy", "s1"));
-        var state = Published(KnownTopic(), Event("DiagnosticReport-open", open), VersionCounter());
+        var state = StateAfter(KnownTopic(), Event("DiagnosticReport-open", open), VersionCounter());
 
         var closed = Assert.IsType<ContextClosed>(Single(Publish(state, Event("DiagnosticReport-close", Context(Resource("report", "DiagnosticReport", "r1"))))));
 
         Assert.Equal(("DiagnosticReport", "r1"), (closed.AnchorType, closed.AnchorId));
     }
 
-    // ---- Publish: content sharing is not modelled yet -------------------------------------------------------
+    // ---- Publish: update / select need an open anchor -------------------------------------------------------
 
-    [Theory(Skip = "domain bug: TopicDecisions.Publish relays *-update and *-select without checking that their anchor is open (HUB-CTX-05 requires 409)")]
+    [Theory]
     [InlineData("DiagnosticReport-select")]
     [InlineData("DiagnosticReport-update")]
+    [InlineData("diagnosticreport-UPDATE")]
     public void HUB_CTX_05_an_update_or_select_for_an_anchor_that_is_not_open_is_a_conflict(string name)
     {
         var json = Event(name, Context(Reference("report", "DiagnosticReport/r-never-opened"), Reference("select", "Observation/o1")),
             eventExtras: ",\"context.versionId\":\"v1\"");
 
-        Rejected(Publish(KnownTopic(), json), RejectionKind.Conflict);
+        Assert.Contains("DiagnosticReport/r-never-opened", Rejected(Publish(KnownTopic(), json), RejectionKind.Conflict).Message);
+    }
+
+    // ---- Publish: SyncError from a subscriber (HUB-SE-05) --------------------------------------------------
+
+    private const string Outcome = """{"key":"operationoutcome","resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"processing"}]}}""";
+
+    [Theory]
+    [InlineData("SyncError")]
+    [InlineData("syncerror")]
+    public void HUB_SE_05_a_subscriber_sync_error_with_one_operation_outcome_is_relayed_unchanged(string name)
+    {
+        var json = Event(name, Context(Outcome), id: "se-1");
+
+        Assert.Equal(new NotificationRelayed("se-1", name, json), Single(Publish(KnownTopic(), json)));
+    }
+
+    public static TheoryData<string> BadSyncErrorContexts => new()
+    {
+        "[]",
+        Context(Outcome, Outcome),
+        Context(Resource("operationoutcome", "Patient", "p1")),
+        Context(Resource("OperationOutcome", "OperationOutcome", "oo1")),
+        Context("""{"key":"operationoutcome","resource":{"issue":[]}}"""),
+        Context("""{"key":"operationoutcome","resource":{"resourceType":"operationoutcome"}}"""),
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSyncErrorContexts))]
+    public void HUB_SE_05_a_sync_error_without_exactly_one_operation_outcome_resource_is_rejected(string context)
+    {
+        Assert.Contains("HUB-SE-05", Rejected(Publish(KnownTopic(), Event("SyncError", context)), RejectionKind.Invalid).Message);
+    }
+
+    [Fact]
+    public void HUB_SE_05_a_sync_error_whose_operation_outcome_is_only_a_reference_is_rejected()
+    {
+        var json = Event("SyncError", Context(Reference("operationoutcome", "OperationOutcome/oo-1")));
+
+        Rejected(Publish(KnownTopic(), json), RejectionKind.Invalid);
+    }
+
+    // ---- SyncErrors the hub raises (HUB-SE-03, HUB-WS-11) ---------------------------------------------------
+
+    private static SyncErrorCause Cause(string endpoint = "ep-act", string failedEventName = "Patient-open") =>
+        new(endpoint, "Active One", "failed-evt", failedEventName, "Subscriber 'Active One' refused Patient-open (status 409)", "se-new",
+            new DateTimeOffset(2025, 3, 1, 14, 58, 46, 210, TimeSpan.Zero), """{"resourceType":"OperationOutcome","issue":[{"severity":"warning"}]}""");
+
+    [Fact]
+    public void HUB_SE_02_a_refused_event_raises_one_sync_error_with_the_hub_authored_notification()
+    {
+        var raised = Assert.Single(TopicDecisions.RaiseSyncError(TwoSubscriptions(), Cause()));
+
+        Assert.Equal(
+            new SyncErrorRaised("se-new", "SyncError", "ep-act", "Active One", "failed-evt", "Patient-open",
+                "Subscriber 'Active One' refused Patient-open (status 409)",
+                $$$"""{"timestamp":"2025-03-01T14:58:46.210Z","id":"se-new","event":{"hub.topic":"{{{Topic}}}","hub.event":"SyncError","context":[{"key":"operationoutcome","resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning"}]}}]}}"""),
+            raised);
+    }
+
+    [Fact]
+    public void HUB_SE_03_no_sync_error_is_raised_in_an_unknown_topic()
+    {
+        Assert.Empty(TopicDecisions.RaiseSyncError(null, Cause()));
+    }
+
+    [Fact]
+    public void HUB_SE_03_no_sync_error_is_raised_for_a_subscription_that_has_already_ended()
+    {
+        Assert.Empty(TopicDecisions.RaiseSyncError(TwoSubscriptions(), Cause(endpoint: "ep-ended")));
+    }
+
+    [Fact]
+    public void HUB_DIST_07_dropping_an_unresponsive_subscriber_tells_the_others_first()
+    {
+        var decided = TopicDecisions.Drop(TwoSubscriptions(), "ep-act", null, "unresponsive", T0.AddSeconds(50), Cause());
+
+        Assert.Equal(2, decided.Length);
+        Assert.Equal("se-new", Assert.IsType<SyncErrorRaised>(decided[0]).EventId);
+        Assert.Equal(new SubscriberDropped("ep-act", null, "unresponsive", T0.AddSeconds(50)), decided[1]);
+    }
+
+    [Fact]
+    public void HUB_WS_12_dropping_an_ended_subscription_raises_nothing_even_with_a_cause()
+    {
+        Assert.Empty(TopicDecisions.Drop(TwoSubscriptions(), "ep-ended", 1006, "gone", T0, Cause(endpoint: "ep-ended")));
+        Assert.Empty(TopicDecisions.Drop(null, "ep-act", 1006, "gone", T0, Cause()));
+    }
+
+    [Fact]
+    public void HUB_WS_11_an_abnormal_close_raises_a_sync_error_for_the_other_subscribers()
+    {
+        var decided = TopicDecisions.Drop(TwoSubscriptions(), "ep-act", 1006, "abnormal", T0.AddSeconds(50), Cause(failedEventName: SyncErrors.NoEvent));
+
+        Assert.Equal(2, decided.Length);
+        Assert.Equal(SyncErrors.NoEvent, Assert.IsType<SyncErrorRaised>(decided[0]).FailedEventName);
+        Assert.IsType<SubscriberDropped>(decided[1]);
+    }
+
+    [Theory]
+    [InlineData(1000, true)]
+    [InlineData(1001, true)]
+    [InlineData(1005, true)]
+    [InlineData(null, false)]
+    [InlineData(1002, false)]
+    [InlineData(1006, false)]
+    [InlineData(1011, false)]
+    [InlineData(4000, false)]
+    public void Rulings_3_only_1000_1001_and_1005_are_normal_closes(int? closeCode, bool normal)
+    {
+        Assert.Equal(normal, TopicDecisions.IsNormalClose(closeCode));
     }
 }

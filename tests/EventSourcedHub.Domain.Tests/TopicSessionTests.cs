@@ -14,6 +14,9 @@ public class TopicSessionTests
 
     private static string[] Identities(TopicSession state) => state.Anchors.Select(a => a.Identity).ToArray();
 
+    private static (string Type, string Id, string Version, string Context, string Notification)? Describe(OpenAnchor? anchor) =>
+        anchor is null ? null : (anchor.AnchorType, anchor.AnchorId, anchor.VersionId, anchor.Context, anchor.OpenNotification);
+
     // ---- Start / Fold ---------------------------------------------------------------------------------------
 
     [Fact]
@@ -163,7 +166,7 @@ public class TopicSessionTests
         var state = Session(Opened("Patient", "p1", "v1", context: "[1]"));
 
         Assert.Equal("Patient/p1", state.CurrentAnchor);
-        Assert.Equal(new OpenAnchor("Patient", "p1", "v1", "[1]", "notification Patient/p1 v1"), state.Current);
+        Assert.Equal(("Patient", "p1", "v1", "[1]", "notification Patient/p1 v1"), Describe(state.Current));
     }
 
     [Fact]
@@ -173,7 +176,7 @@ public class TopicSessionTests
 
         Assert.Equal(["Patient/p1", "ImagingStudy/s1"], Identities(state));
         Assert.Equal("ImagingStudy/s1", state.CurrentAnchor);
-        Assert.Equal(new OpenAnchor("Patient", "p1", "v1", "[1]", "notification Patient/p1 v1"), state.FindAnchor("Patient/p1"));
+        Assert.Equal(("Patient", "p1", "v1", "[1]", "notification Patient/p1 v1"), Describe(state.FindAnchor("Patient/p1")));
     }
 
     [Fact]
@@ -195,7 +198,7 @@ public class TopicSessionTests
 
         Assert.Equal(["ImagingStudy/s1", "Patient/p1"], Identities(state));
         Assert.Equal("Patient/p1", state.CurrentAnchor);
-        Assert.Equal(new OpenAnchor("Patient", "p1", "v3", "[\"second\"]", "notification Patient/p1 v3"), state.Current);
+        Assert.Equal(("Patient", "p1", "v3", "[\"second\"]", "notification Patient/p1 v3"), Describe(state.Current));
     }
 
     [Fact]
@@ -265,5 +268,46 @@ public class TopicSessionTests
         Assert.NotNull(state.FindAnchor("DIAGNOSTICREPORT", "r1"));
         Assert.Null(state.FindAnchor("DiagnosticReport", "R1"));
         Assert.Null(state.FindAnchor("diagnosticreport/r1"));
+    }
+
+    [Fact]
+    public void HUB_CTX_05_content_events_for_an_anchor_that_is_not_open_change_nothing()
+    {
+        var before = Session(Opened("DiagnosticReport", "r1", "v1"));
+
+        var after = TopicSession.Evolve(before, new ContentUpdated("u1", "DiagnosticReport-update", "DiagnosticReport", "r2", "v2", "v1",
+            [new ContentChange(ContentChange.Put, "Observation", "o1", "{}")], "{}"));
+        after = TopicSession.Evolve(after, new ContentSelected("s1", "DiagnosticReport-select", "DiagnosticReport", "r2", ["Observation/o1"], "v3", "v2", false, "{}"));
+
+        Assert.Equal(("v1", 0, 0), (after.Current!.VersionId, after.Current.Content.Count, after.Current.Selection.Length));
+    }
+
+    [Fact]
+    public void HUB_CTX_03_a_re_open_keeps_the_content_and_the_selection_of_the_anchor()
+    {
+        var state = Session(
+            Opened("DiagnosticReport", "r1", "v1"),
+            new ContentUpdated("u1", "DiagnosticReport-update", "DiagnosticReport", "r1", "v2", "v1", [new ContentChange(ContentChange.Put, "Observation", "o1", "{\"id\":\"o1\"}")], "{}"),
+            new ContentSelected("s1", "DiagnosticReport-select", "DiagnosticReport", "r1", ["Observation/o1"], "v2", null, false, "{}"),
+            Opened("Patient", "p1", "v3"),
+            Opened("DiagnosticReport", "r1", "v4", prior: "v2"));
+
+        Assert.Equal(new SharedResource("Observation", "o1", "{\"id\":\"o1\"}"), Assert.Single(state.Current!.Content));
+        Assert.Equal(["Observation/o1"], state.Current.Selection);
+        Assert.Equal("v4", state.Current.VersionId);
+    }
+
+    [Fact]
+    public void HUB_CTX_04_a_close_then_open_starts_with_empty_content_and_selection()
+    {
+        var state = Session(
+            Opened("DiagnosticReport", "r1", "v1"),
+            new ContentUpdated("u1", "DiagnosticReport-update", "DiagnosticReport", "r1", "v2", "v1", [new ContentChange(ContentChange.Put, "Observation", "o1", "{}")], "{}"),
+            new ContentSelected("s1", "DiagnosticReport-select", "DiagnosticReport", "r1", ["Observation/o1"], "v2", null, false, "{}"),
+            Closed("DiagnosticReport", "r1"),
+            Opened("DiagnosticReport", "r1", "v3"));
+
+        Assert.Empty(state.Current!.Content);
+        Assert.Empty(state.Current.Selection);
     }
 }

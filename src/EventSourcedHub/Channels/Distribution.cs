@@ -40,6 +40,8 @@ internal sealed class TopicDispatcher
     private readonly Channel<Appended> _signals = Channel.CreateUnbounded<Appended>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SortedDictionary<long, object> _pending = new();
     private TopicSession? _state;
+    private long? _resumeAfter;
+    private readonly Dictionary<(string EndpointId, string AnchorType), string> _lastNotifiedAnchor = new();
 
     public TopicDispatcher(string topic, IDocumentStore store, ChannelRegistry channels, ILogger logger, CancellationToken stopping)
     {
@@ -66,7 +68,9 @@ internal sealed class TopicDispatcher
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
+                    // Keep the last distributed version: the next signal reads everything after it from the store.
                     _logger.LogError(e, "Distribution on topic {Topic} failed; it resumes from the store with the next event", _topic);
+                    _resumeAfter ??= _state?.Version ?? appended.FirstVersion - 1;
                     _state = null;
                     _pending.Clear();
                 }
@@ -80,7 +84,11 @@ internal sealed class TopicDispatcher
 
     private async Task DispatchAsync(Appended appended, CancellationToken ct)
     {
-        _state ??= await StateBeforeAsync(appended.FirstVersion, ct);
+        if (_state is null)
+        {
+            _state = await StateBeforeAsync(Math.Min(appended.FirstVersion, (_resumeAfter ?? long.MaxValue - 1) + 1), ct);
+            _resumeAfter = null;
+        }
         for (var i = 0; i < appended.Events.Count; i++)
         {
             var version = appended.FirstVersion + i;
@@ -114,23 +122,20 @@ internal sealed class TopicDispatcher
         after.Version = before.Version + 1;
         _state = after;
 
+        if (@event is INotificationEvent notification) Distribute(before, notification);
         switch (@event)
         {
-            case INotificationEvent notification:
-                var utf8 = Encoding.UTF8.GetBytes(notification.Notification);
-                foreach (var subscription in before.Subscriptions.Values)
-                {
-                    if (subscription.Receives(notification.EventName)) _channels.Find(subscription.EndpointId)?.Send(utf8);
-                }
-                break;
             case SubscriptionConfirmed confirmed when after.Subscriptions.TryGetValue(confirmed.EndpointId, out var subscription):
                 if (_channels.Find(confirmed.EndpointId) is not { } channel) break;
+                channel.WantsHeartbeat = subscription.Events.Any(e => new EventName(e).IsHeartbeat);
                 channel.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
                 foreach (var open in CurrentContext.OpensFor(after, subscription)) channel.Send(open);
                 break;
             case SubscriptionRenewed renewed when after.Subscriptions.TryGetValue(renewed.EndpointId, out var subscription)
                                                   && subscription.Status == SubscriptionStatus.Active:
-                _channels.Find(renewed.EndpointId)?.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
+                if (_channels.Find(renewed.EndpointId) is not { } renewedChannel) break;
+                renewedChannel.WantsHeartbeat = subscription.Events.Any(e => new EventName(e).IsHeartbeat);
+                renewedChannel.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
                 break;
             case Unsubscribed e:
                 Deny(before, e.EndpointId, EndReasons.Unsubscribed);
@@ -142,13 +147,57 @@ internal sealed class TopicDispatcher
                 Deny(before, e.EndpointId, EndReasons.Abandoned);
                 break;
             case SubscriberDropped e:
-                Deny(before, e.EndpointId, EndReasons.ConnectionLost);
+                Deny(before, e.EndpointId, e.Reason);
                 break;
         }
     }
 
+    /// <summary>Sends a notification to every subscriber of its event, in stream order, as one shared UTF-8 buffer.</summary>
+    private void Distribute(TopicSession before, INotificationEvent notification)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(notification.Notification);
+        var awaitsAck = AwaitsAck(notification.EventId, notification.EventName);
+        foreach (var subscription in before.Subscriptions.Values)
+        {
+            // A hub-raised SyncError goes to every SyncError subscriber except the one that failed (HUB-SE-04).
+            if (notification is SyncErrorRaised raised && raised.EndpointId == subscription.EndpointId) continue;
+            if (!subscription.Receives(notification.EventName)) continue;
+            if (notification is ContextOpened opened) RememberNotified(subscription.EndpointId, opened.AnchorType, opened.AnchorId);
+            _channels.Find(subscription.EndpointId)?.Send(utf8, awaitsAck);
+        }
+        if (notification is ContextOpened { Derived: { Length: > 0 } derived } open)
+        {
+            foreach (var d in derived) DistributeDerived(before, open, d);
+        }
+    }
+
+    /// <summary>
+    /// An implied open goes only to subscribers of `T-open` that did not get the original open, and not again for an
+    /// anchor they were last told about (HUB-CTX-09).
+    /// </summary>
+    private void DistributeDerived(TopicSession before, ContextOpened open, DerivedOpen derived)
+    {
+        byte[]? utf8 = null;
+        foreach (var subscription in before.Subscriptions.Values)
+        {
+            if (!subscription.Receives(derived.EventName) || subscription.Receives(open.EventName)) continue;
+            if (_lastNotifiedAnchor.TryGetValue((subscription.EndpointId, derived.AnchorType), out var last) && last == derived.AnchorId) continue;
+            RememberNotified(subscription.EndpointId, derived.AnchorType, derived.AnchorId);
+            utf8 ??= Encoding.UTF8.GetBytes(derived.Notification);
+            _channels.Find(subscription.EndpointId)?.Send(utf8, AwaitsAck(derived.EventId, derived.EventName));
+        }
+    }
+
+    private void RememberNotified(string endpointId, string anchorType, string anchorId) =>
+        _lastNotifiedAnchor[(endpointId, anchorType)] = anchorId;
+
+    // Acks are awaited for every event except SyncErrors and heartbeats, which must not cause SyncErrors (HUB-DIST-10).
+    private static AwaitedAck? AwaitsAck(string eventId, string eventName) =>
+        new EventName(eventName) is var name && !name.IsSyncError && !name.IsHeartbeat ? new AwaitedAck(eventId, eventName) : null;
+
     private void Deny(TopicSession before, string endpointId, string reason)
     {
+        foreach (var key in _lastNotifiedAnchor.Keys.Where(k => k.EndpointId == endpointId).ToList()) _lastNotifiedAnchor.Remove(key);
         if (!before.Subscriptions.TryGetValue(endpointId, out var subscription)) return;
         _channels.Find(endpointId)?.End(ChannelMessages.Denial(_topic, subscription.Events, reason), reason);
     }

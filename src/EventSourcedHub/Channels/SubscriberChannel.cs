@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.Json;
 using System.Threading.Channels;
 
 namespace EventSourcedHub.Channels;
@@ -7,37 +9,53 @@ namespace EventSourcedHub.Channels;
 /// <summary>How a subscriber's socket ended. <see cref="EndedByHub"/>: the hub ended the subscription first and has recorded it.</summary>
 public sealed record ChannelClosed(int? CloseCode, string Reason, bool EndedByHub);
 
+/// <summary>A notification the subscriber must acknowledge on the socket (HUB-DIST-04).</summary>
+public sealed record AwaitedAck(string EventId, string EventName);
+
+/// <summary>An acknowledgement with a non-2xx status (HUB-DIST-05).</summary>
+public sealed record RefusedAck(string EventId, string EventName, int Status);
+
 /// <summary>
 /// One subscriber's WebSocket: a bounded FIFO of frames written by one loop, so the topic's dispatcher never waits for
-/// a slow subscriber (HUB-DIST-03), and a read loop that notices when the peer closes or fails.
+/// a slow subscriber (HUB-DIST-03), and a read loop that takes acknowledgements and notices when the peer closes or fails.
 /// </summary>
 public sealed class SubscriberChannel
 {
     private readonly WebSocket _socket;
     private readonly Channel<Frame> _outbound;
     private readonly int _maxInboundBytes;
+    private readonly TimeProvider _clock;
+    private readonly Func<RefusedAck, Task> _onRefused;
+    private readonly ConcurrentDictionary<string, (string EventName, DateTimeOffset SentAt)> _awaitingAck = new();
     private readonly CancellationTokenSource _abort = new();
     private volatile string? _hubEndReason;
     private volatile string? _abortReason;
+    private volatile bool _shuttingDown;
 
-    private sealed record Frame(ReadOnlyMemory<byte> Utf8, bool CloseAfter);
+    private sealed record Frame(ReadOnlyMemory<byte> Utf8, bool CloseAfter, AwaitedAck? Ack);
 
-    public SubscriberChannel(string topic, string endpointId, WebSocket socket, int queueCapacity, int maxInboundBytes)
+    public SubscriberChannel(string topic, string endpointId, WebSocket socket, int queueCapacity, int maxInboundBytes,
+        TimeProvider clock, Func<RefusedAck, Task> onRefused)
     {
         Topic = topic;
         EndpointId = endpointId;
         _socket = socket;
         _maxInboundBytes = maxInboundBytes;
+        _clock = clock;
+        _onRefused = onRefused;
         _outbound = Channel.CreateBounded<Frame>(new BoundedChannelOptions(queueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
     public string Topic { get; }
     public string EndpointId { get; }
 
+    /// <summary>Set while the subscription includes `heartbeat` (HUB-HB-02).</summary>
+    public bool WantsHeartbeat { get; set; }
+
     /// <summary>Queues a frame. A subscriber whose queue is full is cut off rather than waited for.</summary>
-    public void Send(ReadOnlyMemory<byte> utf8)
+    public void Send(ReadOnlyMemory<byte> utf8, AwaitedAck? ack = null)
     {
-        if (!_outbound.Writer.TryWrite(new Frame(utf8, false)) && _hubEndReason is null)
+        if (!_outbound.Writer.TryWrite(new Frame(utf8, false, ack)) && _hubEndReason is null)
             Abort("subscriber could not keep up with its notifications");
     }
 
@@ -48,8 +66,20 @@ public sealed class SubscriberChannel
     {
         if (_hubEndReason is not null) return;
         _hubEndReason = reason;
-        if (!_outbound.Writer.TryWrite(new Frame(Encoding.UTF8.GetBytes(denial), true))) Abort(reason);
+        if (!_outbound.Writer.TryWrite(new Frame(Encoding.UTF8.GetBytes(denial), true, null))) Abort(reason);
         _outbound.Writer.TryComplete();
+    }
+
+    /// <summary>Notifications sent longer than <paramref name="timeout"/> ago and still not acknowledged (HUB-DIST-06); each is reported once.</summary>
+    public IReadOnlyList<AwaitedAck> TakeOverdue(TimeSpan timeout)
+    {
+        var cutoff = _clock.GetUtcNow() - timeout;
+        var overdue = new List<AwaitedAck>();
+        foreach (var (eventId, sent) in _awaitingAck)
+        {
+            if (sent.SentAt <= cutoff && _awaitingAck.TryRemove(eventId, out _)) overdue.Add(new AwaitedAck(eventId, sent.EventName));
+        }
+        return overdue;
     }
 
     private void Abort(string reason)
@@ -61,7 +91,7 @@ public sealed class SubscriberChannel
     /// <summary>Runs the socket until it closes. <paramref name="stopping"/> is the hub shutting down (close 1001).</summary>
     public async Task<ChannelClosed> RunAsync(CancellationToken stopping)
     {
-        using var shutdown = stopping.Register(() => EndForShutdown());
+        using var shutdown = stopping.Register(EndForShutdown);
         var writer = WriteLoopAsync();
         var closed = await ReadLoopAsync();
         _outbound.Writer.TryComplete();
@@ -72,7 +102,7 @@ public sealed class SubscriberChannel
 
     private void EndForShutdown()
     {
-        _abortReason ??= "hub shutting down";
+        _shuttingDown = true;
         _outbound.Writer.TryComplete();
         _ = CloseQuietlyAsync(WebSocketCloseStatus.EndpointUnavailable, "hub shutting down");
         _abort.CancelAfter(TimeSpan.FromSeconds(2));
@@ -84,6 +114,7 @@ public sealed class SubscriberChannel
         {
             await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
             {
+                if (frame.Ack is { } ack) _awaitingAck[ack.EventId] = (ack.EventName, _clock.GetUtcNow());
                 await _socket.SendAsync(frame.Utf8, WebSocketMessageType.Text, true, _abort.Token);
                 if (frame.CloseAfter)
                 {
@@ -104,7 +135,7 @@ public sealed class SubscriberChannel
     private async Task<ChannelClosed> ReadLoopAsync()
     {
         var buffer = new byte[8 * 1024];
-        var messageBytes = 0;
+        var message = new MemoryStream();
         try
         {
             while (true)
@@ -117,12 +148,15 @@ public sealed class SubscriberChannel
                         await CloseQuietlyAsync(WebSocketCloseStatus.NormalClosure, "");
                     return Closed(code, _socket.CloseStatusDescription);
                 }
-                messageBytes = result.EndOfMessage ? 0 : messageBytes + result.Count;
-                if (messageBytes > _maxInboundBytes)
+                if (message.Length + result.Count > _maxInboundBytes)
                 {
                     await CloseQuietlyAsync(WebSocketCloseStatus.MessageTooBig, "message too big");
                     return Closed(1009, "message too big");
                 }
+                message.Write(buffer, 0, result.Count);
+                if (!result.EndOfMessage) continue;
+                if (result.MessageType == WebSocketMessageType.Text) await TakeAckAsync(message.GetBuffer().AsMemory(0, (int)message.Length));
+                message.SetLength(0);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or ObjectDisposedException)
@@ -131,9 +165,43 @@ public sealed class SubscriberChannel
         }
     }
 
-    private ChannelClosed Closed(int code, string? peerReason) => _hubEndReason is { } reason
-        ? new ChannelClosed(1000, reason, EndedByHub: true)
-        : new ChannelClosed(code, _abortReason ?? (string.IsNullOrEmpty(peerReason) ? $"closed by subscriber ({code})" : peerReason), EndedByHub: false);
+    /// <summary>
+    /// `{id, status}`; a missing status means 200 (Medplum's client sends `{id}` or `{id, timestamp}`), a string status is
+    /// read as a number (rulings.md 2). Malformed acks and acks for unknown ids are ignored (HUB-DIST-10).
+    /// </summary>
+    private async Task TakeAckAsync(ReadOnlyMemory<byte> utf8)
+    {
+        string? eventId;
+        int status;
+        try
+        {
+            using var ack = JsonDocument.Parse(utf8);
+            var root = ack.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String) return;
+            eventId = id.GetString();
+            status = 200;
+            if (root.TryGetProperty("status", out var s))
+            {
+                if (s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var n)) status = n;
+                else if (s.ValueKind == JsonValueKind.String && int.TryParse(s.GetString(), out var parsed)) status = parsed;
+                else return;
+            }
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+        if (eventId is null || !_awaitingAck.TryRemove(eventId, out var awaited)) return;
+        if (status is < 200 or > 299) await _onRefused(new RefusedAck(eventId, awaited.EventName, status));
+    }
+
+    private ChannelClosed Closed(int code, string? peerReason)
+    {
+        if (_hubEndReason is { } reason) return new ChannelClosed(1000, reason, EndedByHub: true);
+        // Going away on a hub shutdown is a normal close, whatever the peer answered in time.
+        if (_shuttingDown) return new ChannelClosed(1001, "hub shutting down", EndedByHub: false);
+        return new ChannelClosed(code, _abortReason ?? (string.IsNullOrEmpty(peerReason) ? $"closed by subscriber ({code})" : peerReason), EndedByHub: false);
+    }
 
     private async Task CloseQuietlyAsync(WebSocketCloseStatus status, string description)
     {

@@ -14,10 +14,10 @@ public sealed class WebSocketChannelEndpoint(
     IDocumentStore store,
     TopicStream topics,
     ChannelRegistry channels,
+    SyncErrorReporter syncErrors,
     IOptions<HubOptions> options,
     TimeProvider clock,
-    IHostApplicationLifetime lifetime,
-    ILogger<WebSocketChannelEndpoint> logger)
+    IHostApplicationLifetime lifetime)
 {
     public async Task<IResult> HandleAsync(HttpContext http, string endpointId)
     {
@@ -33,7 +33,9 @@ public sealed class WebSocketChannelEndpoint(
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var limits = options.Value.Limits;
-        var channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes);
+        SubscriberChannel channel = null!;
+        channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes,
+            clock, refused => syncErrors.RefusedAsync(channel, refused));
         if (endpoint.Status == EndpointStatus.Ended)
         {
             // Clients that reconnect to an ended endpoint stop retrying only on a denial (rulings.md 4).
@@ -56,34 +58,19 @@ public sealed class WebSocketChannelEndpoint(
             {
                 // Confirmed before but not connected here: its socket was lost (e.g. a hub restart), so the subscription ends.
                 channels.Remove(channel);
-                await RecordDropAsync(endpoint.Topic, endpointId, null, EndReasons.ConnectionLost);
+                await syncErrors.DroppedAsync(endpoint.Topic, endpointId, 1001, EndReasons.ConnectionLost);
                 channel.End(ChannelMessages.Denial(endpoint.Topic, endpoint.Events, EndReasons.ConnectionLost), EndReasons.ConnectionLost);
                 await channel.RunAsync(lifetime.ApplicationStopping);
                 return Results.Empty;
             }
 
             var closed = await channel.RunAsync(lifetime.ApplicationStopping);
-            if (!closed.EndedByHub) await RecordDropAsync(endpoint.Topic, endpointId, closed.CloseCode, closed.Reason);
+            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, closed.CloseCode, closed.Reason);
         }
         finally
         {
             channels.Remove(channel);
         }
         return Results.Empty;
-    }
-
-    /// <summary>Any close ends the subscription (HUB-WS-12). Recorded even while the hub shuts down, so the log matches reality.</summary>
-    private async Task RecordDropAsync(string topic, string endpointId, int? closeCode, string reason)
-    {
-        try
-        {
-            await topics.AppendAsync(topic,
-                (state, _, _) => Task.FromResult<Decision<object[]>>(TopicDecisions.Drop(state, endpointId, closeCode, reason, clock.GetUtcNow())),
-                CancellationToken.None);
-        }
-        catch (Exception e)
-        {
-            logger.LogError(e, "Could not record that endpoint {Endpoint} of topic {Topic} dropped", endpointId, topic);
-        }
     }
 }

@@ -19,7 +19,7 @@ public static class FhircastConfiguration
         ["capabilities"] = new Dictionary<string, bool>
         {
             ["supportsGetCurrentContext"] = true,
-            ["supportsNonCurrentContextUpdates"] = false,
+            ["supportsNonCurrentContextUpdates"] = true,
         },
     });
 }

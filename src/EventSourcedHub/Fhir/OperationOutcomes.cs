@@ -33,6 +33,7 @@ public static class OperationOutcomes
         RejectionKind.UnknownTopic => Result(StatusCodes.Status400BadRequest, OperationOutcome.IssueType.NotFound, rejection.Message),
         RejectionKind.Conflict => Conflict(rejection.Message),
         RejectionKind.NotFound => NotFound(rejection.Message),
+        RejectionKind.TooLarge => Result(StatusCodes.Status413PayloadTooLarge, OperationOutcome.IssueType.TooLong, rejection.Message),
         _ => throw new ArgumentOutOfRangeException(nameof(rejection)),
     };
 }

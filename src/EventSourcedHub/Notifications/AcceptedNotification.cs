@@ -15,6 +15,9 @@ public sealed class AcceptedNotification
     public string EventId { get; set; } = "";
     public long StreamVersion { get; set; }
 
+    /// <summary>The select named resources the hub did not know: the original answer was 206 (HUB-SEL-03).</summary>
+    public bool Partial { get; set; }
+
     public static string KeyFor(string topic, string eventId) => $"{topic}\n{eventId}";
 }
 
@@ -24,6 +27,9 @@ public sealed partial class AcceptedNotificationProjection : EventProjection
     public AcceptedNotification Create(IEvent<ContextClosed> e) => Remember(e, e.Data);
     public AcceptedNotification Create(IEvent<HomeOpened> e) => Remember(e, e.Data);
     public AcceptedNotification Create(IEvent<NotificationRelayed> e) => Remember(e, e.Data);
+    public AcceptedNotification Create(IEvent<ContentUpdated> e) => Remember(e, e.Data);
+    public AcceptedNotification Create(IEvent<ContentSelected> e) => Remember(e, e.Data);
+    public AcceptedNotification Create(IEvent<SyncErrorRaised> e) => Remember(e, e.Data);
 
     private static AcceptedNotification Remember(IEvent e, INotificationEvent data) => new()
     {
@@ -31,5 +37,6 @@ public sealed partial class AcceptedNotificationProjection : EventProjection
         Topic = e.StreamKey!,
         EventId = data.EventId,
         StreamVersion = e.Version,
+        Partial = data is ContentSelected { Partial: true },
     };
 }

@@ -3,6 +3,7 @@ using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Storage;
 using Marten;
+using Microsoft.Extensions.Options;
 
 namespace EventSourcedHub.Notifications;
 
@@ -10,7 +11,7 @@ namespace EventSourcedHub.Notifications;
 /// An event request: `POST {hub}` or `POST {hub}/{topic}` with a JSON body (HUB-EVT-*). The 202 is sent only after the
 /// event is committed to the topic's stream, so an acknowledged event is never lost.
 /// </summary>
-public sealed class PublishNotification(TopicStream topics)
+public sealed class PublishNotification(TopicStream topics, IOptions<HubOptions> options)
 {
     private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -31,14 +32,25 @@ public sealed class PublishNotification(TopicStream topics)
         if (request.IsRejected) return OperationOutcomes.For(request.Rejection!);
         var notification = request.Value!;
 
+        var hub = options.Value;
+        var policy = new ContentPolicy(hub.BumpVersionOnSelect, hub.Limits.MaxBundleEntries, hub.DeriveOpenEvents);
+        var partial = false;
         var appended = await topics.AppendAsync(notification.Topic, async (state, session, ct) =>
         {
             // A retry of an accepted id gets the original answer and is not distributed again (HUB-EVT-06).
-            if (state is not null && await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(notification.Topic, notification.Id), ct) is not null)
+            if (state is not null && await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(notification.Topic, notification.Id), ct) is { } earlier)
+            {
+                partial = earlier.Partial;
                 return Array.Empty<object>();
-            return TopicDecisions.Publish(state, notification, () => Guid.NewGuid().ToString());
+            }
+            var decision = TopicDecisions.Publish(state, notification, () => Guid.NewGuid().ToString(), policy);
+            if (decision.IsRejected) return decision.Rejection!;
+            partial = decision.Value!.Partial;
+            return decision.Value.Events;
         }, http.RequestAborted);
 
-        return appended.IsRejected ? OperationOutcomes.For(appended.Rejection!) : Results.StatusCode(StatusCodes.Status202Accepted);
+        if (appended.IsRejected) return OperationOutcomes.For(appended.Rejection!);
+        // 206: a select named resources the hub does not know; they were left out (HUB-SEL-03).
+        return Results.StatusCode(partial ? StatusCodes.Status206PartialContent : StatusCodes.Status202Accepted);
     }
 }

@@ -22,4 +22,7 @@ public sealed partial class TopicSessionProjection : SingleStreamProjection<Topi
     public TopicSession Apply(ContextClosed e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(HomeOpened e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(NotificationRelayed e, TopicSession s) => TopicSession.Evolve(s, e);
+    public TopicSession Apply(ContentUpdated e, TopicSession s) => TopicSession.Evolve(s, e);
+    public TopicSession Apply(ContentSelected e, TopicSession s) => TopicSession.Evolve(s, e);
+    public TopicSession Apply(SyncErrorRaised e, TopicSession s) => TopicSession.Evolve(s, e);
 }

@@ -25,6 +25,7 @@ public sealed class TopicBusyException(string topic) : Exception($"Topic '{topic
 /// </remarks>
 public sealed class TopicStream(IDocumentStore store, Distribution distribution)
 {
+    private const int OptimisticAttempts = 3;
     private const int MaxAttempts = 8;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _turns = new();
 
@@ -49,7 +50,10 @@ public sealed class TopicStream(IDocumentStore store, Distribution distribution)
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
             await using var session = store.LightweightSession();
-            var stream = await session.Events.FetchForWriting<TopicSession>(topic, ct);
+            // After a few lost races (other hub processes on the same topic), wait for the stream's row lock instead.
+            var stream = attempt <= OptimisticAttempts
+                ? await session.Events.FetchForWriting<TopicSession>(topic, ct)
+                : await session.Events.FetchForExclusiveWriting<TopicSession>(topic, ct);
             var decision = await decide(stream.Aggregate, session, ct);
             if (decision.IsRejected) return decision.Rejection!;
             var events = decision.Value!;

@@ -145,4 +145,15 @@ public sealed class CurrentContextTests(HubFixture fixture) : IClassFixture<HubF
         await _hub.PublishAsync(ReportOpen(topic, "r1"));
         Assert.Equal("DiagnosticReport", (string?)(await _hub.GetContextAsync(topic))["context.type"]);
     }
+
+    [Fact]
+    public async Task IRA_HUB_09_a_session_and_its_context_stay_known_after_the_last_subscriber_leaves()
+    {
+        var topic = NewTopic();
+        var endpoint = await _hub.SubscribeAsync(topic, "Patient-open");
+        await _hub.PublishAsync(PatientOpen(topic, "p1"));
+        await _hub.UnsubscribeAsync(topic, endpoint);
+        Assert.Equal("Patient", (string?)(await _hub.GetContextAsync(topic))["context.type"]);
+        await _hub.PublishAsync(PatientClose(topic, "p1"));
+    }
 }

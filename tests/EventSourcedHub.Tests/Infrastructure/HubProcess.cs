@@ -84,10 +84,7 @@ public sealed class HubProcess : IAsyncDisposable
     {
         // tests/EventSourcedHub.Tests/bin/<Configuration>/<tfm>/ -> src/EventSourcedHub/bin/<Configuration>/<tfm>/EventSourcedHub.dll
         var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var tfm = here.Name;
-        var configuration = here.Parent!.Name;
-        var root = here.Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
-        var path = Path.Combine(root, "src", "EventSourcedHub", "bin", configuration, tfm, "EventSourcedHub.dll");
+        var path = Path.Combine(Repository.Root(), "src", "EventSourcedHub", "bin", here.Parent!.Name, here.Name, "EventSourcedHub.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build the hub first.", path);
     }
 

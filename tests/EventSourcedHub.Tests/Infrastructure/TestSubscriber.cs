@@ -1,21 +1,27 @@
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 
 namespace EventSourcedHub.Tests.Infrastructure;
 
-/// <summary>A subscriber's WebSocket, as a FHIRcast app holds it.</summary>
+/// <summary>
+/// A subscriber's WebSocket, as a FHIRcast app holds it. One loop keeps reading (so pings are answered, as in a real
+/// client); tests take frames from its queue, so waiting for a frame never disturbs the socket.
+/// </summary>
 public sealed class TestSubscriber : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(10);
 
     private readonly ClientWebSocket _socket;
-    private readonly byte[] _buffer = new byte[1024 * 1024];
+    private readonly Channel<string?> _frames = Channel.CreateUnbounded<string?>();
+    private readonly Task _pump;
 
     private TestSubscriber(ClientWebSocket socket, string endpoint)
     {
         _socket = socket;
         Endpoint = endpoint;
+        _pump = Task.Run(PumpAsync);
     }
 
     public string Endpoint { get; }
@@ -31,17 +37,41 @@ public sealed class TestSubscriber : IAsyncDisposable
         return new TestSubscriber(socket, endpoint);
     }
 
-    /// <summary>The next text frame as raw text, or null when the hub closed the socket.</summary>
+    /// <summary>Reads every frame into the queue; null marks the hub's close (or a broken connection).</summary>
+    private async Task PumpAsync()
+    {
+        var buffer = new byte[64 * 1024];
+        var message = new MemoryStream();
+        try
+        {
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close) break;
+                message.Write(buffer, 0, result.Count);
+                if (!result.EndOfMessage) continue;
+                _frames.Writer.TryWrite(Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length));
+                message.SetLength(0);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        _frames.Writer.TryWrite(null);
+        _frames.Writer.TryComplete();
+    }
+
+    /// <summary>The next text frame as raw text, or null when the hub closed the socket. Throws OperationCanceledException on time-out.</summary>
     public async Task<string?> ReceiveTextAsync(TimeSpan? wait = null)
     {
         using var timeout = new CancellationTokenSource(wait ?? DefaultWait);
-        var length = 0;
-        while (true)
+        try
         {
-            var result = await _socket.ReceiveAsync(_buffer.AsMemory(length), timeout.Token);
-            if (result.MessageType == WebSocketMessageType.Close) return null;
-            length += result.Count;
-            if (result.EndOfMessage) return Encoding.UTF8.GetString(_buffer, 0, length);
+            return await _frames.Reader.ReadAsync(timeout.Token);
+        }
+        catch (ChannelClosedException)
+        {
+            return null;
         }
     }
 
@@ -77,16 +107,19 @@ public sealed class TestSubscriber : IAsyncDisposable
     {
         var frames = new List<JsonObject>();
         while (await ReceiveTextAsync(wait) is { } text) frames.Add(JsonNode.Parse(text)!.AsObject());
+        await _pump;
         return frames;
     }
 
     public Task SendAsync(string text) =>
         _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
+    /// <summary>Starts the close handshake and waits until the hub has answered it.</summary>
     public async Task CloseAsync(WebSocketCloseStatus status = WebSocketCloseStatus.NormalClosure)
     {
         using var timeout = new CancellationTokenSource(DefaultWait);
-        await _socket.CloseAsync(status, "bye", timeout.Token);
+        await _socket.CloseOutputAsync(status, "bye", timeout.Token);
+        await _pump.WaitAsync(DefaultWait);
     }
 
     /// <summary>Drops the TCP connection without a close handshake, as a crashed app would.</summary>
@@ -99,12 +132,15 @@ public sealed class TestSubscriber : IAsyncDisposable
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "done", timeout.Token);
+                await _pump.WaitAsync(TimeSpan.FromSeconds(2));
             }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException or TimeoutException)
             {
             }
         }
+        _socket.Abort();
+        await _pump;
         _socket.Dispose();
     }
 }

@@ -220,14 +220,22 @@ public sealed class PublishTests(HubFixture fixture) : IClassFixture<HubFixture>
         var topic = NewTopic();
         await _hub.SubscribeAsync(topic, "org.example.big");
         var big = Envelope(topic, "org.example.big", $$$"""[{"key":"extension","data":{"blob":"{{{new string('x', 1_100_000)}}}"}}]""");
-        using var response = await _hub.PublishJsonAsync(big);
+        // Expect: 100-continue lets the hub refuse before the client writes the whole body.
+        using var request = new HttpRequestMessage(HttpMethod.Post, HubClient.HubPath) { Content = new StringContent(big, Encoding.UTF8, "application/json") };
+        request.Headers.ExpectContinue = true;
+        using var response = await _hub.Http.SendAsync(request);
         await HubClient.AssertOperationOutcome(response, HttpStatusCode.RequestEntityTooLarge, "too-long");
     }
 
     [Fact]
     public async Task HUB_EVT_08_a_subscription_form_larger_than_the_limit_is_413_text()
     {
-        using var response = await _hub.PostFormAsync(("hub.mode", "subscribe"), ("hub.topic", new string('t', 1_100_000)));
+        using var request = new HttpRequestMessage(HttpMethod.Post, HubClient.HubPath)
+        {
+            Content = new FormUrlEncodedContent([new("hub.mode", "subscribe"), new("hub.topic", new string('t', 1_100_000))]),
+        };
+        request.Headers.ExpectContinue = true;
+        using var response = await _hub.Http.SendAsync(request);
         await HubClient.AssertPlainTextError(response, HttpStatusCode.RequestEntityTooLarge);
     }
 
@@ -261,5 +269,19 @@ public sealed class PublishTests(HubFixture fixture) : IClassFixture<HubFixture>
             """[{"key":"parameters","resource":{"resourceType":"Parameters","parameter":[{"name":"code","valueCoding":{"code":"user-initiated"}}]}}]""", id: "logout"));
         Assert.Equal("custom", (string?)(await subscriber.ReceiveAsync())["id"]);
         Assert.Equal("logout", (string?)(await subscriber.ReceiveAsync())["id"]);
+    }
+
+    [Fact]
+    public async Task HUB_GEN_07_sessions_are_isolated_from_each_other()
+    {
+        var (a, b) = (NewTopic(), NewTopic());
+        await using var onA = await _hub.SubscribeAndConnectAsync(a, "Patient-open");
+        await using var onB = await _hub.SubscribeAndConnectAsync(b, "Patient-open");
+        await _hub.PublishAsync(PatientOpen(a, "only-in-a"));
+        Assert.Equal("Patient-open", (string?)(await onA.ReceiveAsync())["event"]!["hub.event"]);
+        await onB.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Equal("", (string?)(await _hub.GetContextAsync(b))["context.type"]);
+        using var closeInB = await _hub.PublishJsonAsync(PatientClose(b, "only-in-a"));
+        Assert.Equal(HttpStatusCode.Conflict, closeInB.StatusCode);
     }
 }

@@ -1,0 +1,72 @@
+using EventSourcedHub.Domain;
+using EventSourcedHub.Fhir;
+using EventSourcedHub.Storage;
+using Microsoft.Extensions.Options;
+
+namespace EventSourcedHub.Channels;
+
+/// <summary>
+/// Turns what a subscriber's socket tells the hub into topic events: refused acks and ack time-outs raise SyncErrors
+/// (HUB-DIST-05/06), an unresponsive subscriber is then ended (HUB-DIST-07), an abnormal close raises one too (HUB-WS-11).
+/// </summary>
+public sealed class SyncErrorReporter(TopicStream topics, IOptions<HubOptions> options, TimeProvider clock, ILogger<SyncErrorReporter> logger)
+{
+    public const string Unresponsive = "unresponsive";
+
+    public Task RefusedAsync(SubscriberChannel channel, RefusedAck ack) =>
+        AppendAsync(channel.Topic, state =>
+            Cause(state, channel.EndpointId, ack.EventId, ack.EventName, name => $"Subscriber '{name}' refused {ack.EventName} (status {ack.Status})") is { } cause
+                ? TopicDecisions.RaiseSyncError(state, cause)
+                : []);
+
+    public Task UnresponsiveAsync(SubscriberChannel channel, AwaitedAck ack) =>
+        AppendAsync(channel.Topic, state => TopicDecisions.Drop(state, channel.EndpointId, null, Unresponsive, clock.GetUtcNow(),
+            Cause(state, channel.EndpointId, ack.EventId, ack.EventName,
+                name => $"Subscriber '{name}' did not acknowledge {ack.EventName} within {options.Value.AckTimeoutSeconds} s and was unsubscribed")));
+
+    /// <summary>Records a closed socket; closes other than 1000, 1001 and 1005 raise a SyncError for the others.</summary>
+    public Task DroppedAsync(string topic, string endpointId, int? closeCode, string reason) =>
+        AppendAsync(topic, state => TopicDecisions.Drop(state, endpointId, closeCode, reason, clock.GetUtcNow(),
+            TopicDecisions.IsNormalClose(closeCode)
+                ? null
+                : Cause(state, endpointId, Guid.NewGuid().ToString(), SyncErrors.NoEvent,
+                    name => $"Subscriber '{name}' websocket closed abnormally ({closeCode?.ToString() ?? "no close"}: {reason})")));
+
+    private SyncErrorCause? Cause(TopicSession? state, string endpointId, string failedEventId, string failedEventName, Func<string, string> diagnostics)
+    {
+        if (state is null || !state.Subscriptions.TryGetValue(endpointId, out var subscription)) return null;
+        var text = diagnostics(subscription.SubscriberName);
+        var outcome = SyncErrorOutcome.Json(options.Value.SyncErrorSeverity, failedEventId, failedEventName, subscription.SubscriberName, text);
+        return new SyncErrorCause(endpointId, subscription.SubscriberName, failedEventId, failedEventName, text, Guid.NewGuid().ToString(), clock.GetUtcNow(), outcome);
+    }
+
+    private async Task AppendAsync(string topic, Func<TopicSession?, object[]> decide)
+    {
+        try
+        {
+            await topics.AppendAsync(topic, (state, _, _) => Task.FromResult<Decision<object[]>>(decide(state)), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Could not record a subscriber failure on topic {Topic}", topic);
+        }
+    }
+}
+
+/// <summary>Checks every connected socket for notifications not acknowledged in time (HUB-DIST-06).</summary>
+public sealed class AckWatch(ChannelRegistry channels, SyncErrorReporter reporter, IOptions<HubOptions> options) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var timeout = TimeSpan.FromSeconds(options.Value.AckTimeoutSeconds);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 10, 50, 1000)));
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            foreach (var channel in channels.All)
+            {
+                // One time-out is enough to end the subscription (threshold 1, AMB-20).
+                if (channel.TakeOverdue(timeout).FirstOrDefault() is { } overdue) await reporter.UnresponsiveAsync(channel, overdue);
+            }
+        }
+    }
+}
