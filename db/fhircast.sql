@@ -471,6 +471,18 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_deadletterevent (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_deadletterevent_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_sessionsummary (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_dotnet_type      varchar                     NULL,
+    mt_version          bigint                      NOT NULL DEFAULT 0,
+CONSTRAINT pkey_mt_doc_sessionsummary_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_sessionsummary_idx_start ON fhircast.mt_doc_sessionsummary USING btree ((fhircast.mt_immutable_timestamptz(data ->> 'Start')));
+
+CREATE INDEX mt_doc_sessionsummary_idx_end ON fhircast.mt_doc_sessionsummary USING btree ((fhircast.mt_immutable_timestamptz(data ->> 'End')));
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_topicsession (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

@@ -181,11 +181,17 @@ public static class ContentSharing
         }
     }
 
-    /// <summary>What a select may name: the resources of the anchor's open context and of its content.</summary>
+    /// <summary>What a select may name: the resources (or references) of the anchor's open context, and its content.</summary>
     private static HashSet<string> KnownResources(OpenAnchor anchor)
     {
         using var context = JsonDocument.Parse(anchor.Context);
         var known = ContextResources(context.RootElement).Select(r => r.Key).ToHashSet();
+        foreach (var entry in context.RootElement.EnumerateArray())
+        {
+            if (entry.TryGetProperty("reference", out var r) && Text(r, "reference") is { } reference
+                && ResourceReference.TryParse(reference, out var type, out var id))
+                known.Add($"{type}/{id}");
+        }
         known.UnionWith(anchor.Content.Select(r => r.Key));
         return known;
     }

@@ -63,7 +63,7 @@ public static class CurrentContext
     {
         var latestPerType = state.Anchors
             .Select((anchor, position) => (anchor, position))
-            .GroupBy(a => a.anchor.AnchorType)
+            .GroupBy(a => a.anchor.AnchorType, StringComparer.OrdinalIgnoreCase)
             .Select(g => g.Last())
             .OrderBy(a => a.position);
         foreach (var (anchor, _) in latestPerType)

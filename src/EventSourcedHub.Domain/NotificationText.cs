@@ -89,4 +89,47 @@ public static class NotificationText
         }
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
+
+    /// <summary>
+    /// The same request under a new `id` and for another topic, every other value copied raw: how a replay re-publishes a
+    /// recorded notification (the hub-managed version keys are set again by the target topic's decisions).
+    /// </summary>
+    public static string Retarget(string json, string newId, string newTopic)
+    {
+        using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 64 });
+        var buffer = new System.IO.MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.Name == "id")
+                {
+                    writer.WriteString("id", newId);
+                    continue;
+                }
+                writer.WritePropertyName(property.Name);
+                if (property.Name != "event" || property.Value.ValueKind != JsonValueKind.Object)
+                {
+                    writer.WriteRawValue(property.Value.GetRawText(), skipInputValidation: true);
+                    continue;
+                }
+                writer.WriteStartObject();
+                foreach (var member in property.Value.EnumerateObject())
+                {
+                    if (member.Name is VersionIdKey or PriorVersionIdKey) continue;
+                    if (member.Name == "hub.topic")
+                    {
+                        writer.WriteString("hub.topic", newTopic);
+                        continue;
+                    }
+                    writer.WritePropertyName(member.Name);
+                    writer.WriteRawValue(member.Value.GetRawText(), skipInputValidation: true);
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
 }

@@ -66,7 +66,17 @@ public abstract record SubscriptionRequest(string Topic)
             lease = parsed;
         }
 
-        return new SubscribeRequest(topic, events, name, lease, endpoint.Value);
+        string? resumeAfter = null;
+        if (form.TryGetValue("resume.after", out var resume))
+        {
+            resumeAfter = resume.Trim();
+            if (resumeAfter.Length == 0)
+                return Rejection.Invalid("`resume.after` must name the id of the last event the app received.");
+            if (endpoint.Value is not null)
+                return Rejection.Invalid("`resume.after` starts a new subscription; it cannot be combined with `hub.channel.endpoint`.");
+        }
+
+        return new SubscribeRequest(topic, events, name, lease, endpoint.Value, resumeAfter);
     }
 
     /// <summary>`hub.events` is a set: trimmed, empty items dropped, repeats (in any case) collapsed to the first spelling (HUB-SUB-04).</summary>
@@ -113,7 +123,8 @@ public abstract record SubscriptionRequest(string Topic)
     }
 }
 
-public sealed record SubscribeRequest(string Topic, string[] Events, string? SubscriberName, int? LeaseSeconds, string? EndpointId)
+/// <param name="ResumeAfter">The id of the last event the app saw, to resume from (an extension of this hub).</param>
+public sealed record SubscribeRequest(string Topic, string[] Events, string? SubscriberName, int? LeaseSeconds, string? EndpointId, string? ResumeAfter = null)
     : SubscriptionRequest(Topic);
 
 public sealed record UnsubscribeRequest(string Topic, string EndpointId) : SubscriptionRequest(Topic);

@@ -23,11 +23,21 @@ public sealed record Published(object[] Events, bool Partial = false);
 /// </summary>
 public static class TopicDecisions
 {
-    public static Decision<object[]> Subscribe(TopicSession? state, SubscribeRequest request, SubscriptionPolicy policy, DateTimeOffset now, string newEndpointId)
+    /// <param name="resumeAfterVersion">The stream version of the request's `resume.after` event, looked up by the caller;
+    /// null when the request does not resume.</param>
+    public static Decision<object[]> Subscribe(TopicSession? state, SubscribeRequest request, SubscriptionPolicy policy, DateTimeOffset now, string newEndpointId,
+        long? resumeAfterVersion = null)
     {
         var lease = policy.LeaseFor(request.LeaseSeconds);
+        if (request.ResumeAfter is not null && resumeAfterVersion is null)
+            return Rejection.Invalid($"`resume.after`: no event with id '{request.ResumeAfter}' was accepted on this topic.");
         if (request.EndpointId is null)
-            return new object[] { new Subscribed(newEndpointId, request.SubscriberName ?? SubscriptionRequest.DefaultSubscriberName, request.Events, lease, now) };
+        {
+            return new object[]
+            {
+                new Subscribed(newEndpointId, request.SubscriberName ?? SubscriptionRequest.DefaultSubscriberName, request.Events, lease, now, resumeAfterVersion),
+            };
+        }
 
         // A re-subscription names an endpoint of this topic that is still live (HUB-SUB-11); it keeps its name unless given one.
         if (state is null || !state.Subscriptions.TryGetValue(request.EndpointId, out var existing))
@@ -105,6 +115,21 @@ public static class TopicDecisions
         else
             decided = new object[] { new NotificationRelayed(request.Id, name.Value, request.Json) };
         return decided.IsRejected ? decided.Rejection! : new Published(decided.Value!);
+    }
+
+    /// <summary>
+    /// A replay re-publishes a recorded notification into this topic: an update names the target anchor's current
+    /// version (the source's versionIds mean nothing here); everything else is decided as for any request (rulings.md 18).
+    /// </summary>
+    public static Decision<Published> Replay(TopicSession state, NotificationRequest request, Func<string> newId, ContentPolicy policy)
+    {
+        if (request.EventName.IsUpdate)
+        {
+            var anchorEntry = FindAnchorEntry(request, requireResource: false);
+            if (!anchorEntry.IsRejected && state.FindAnchor(anchorEntry.Value.Type, anchorEntry.Value.Id) is { } anchor)
+                request = request with { VersionId = anchor.VersionId };
+        }
+        return Publish(state, request, newId, policy);
     }
 
     /// <summary>

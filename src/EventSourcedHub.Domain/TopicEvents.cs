@@ -19,7 +19,10 @@ public interface INotificationEvent
 }
 
 /// <summary>A subscription request was accepted (HUB-SUB-07); the subscriber must now connect its WebSocket.</summary>
-public sealed record Subscribed(string EndpointId, string SubscriberName, string[] Events, int LeaseSeconds, DateTimeOffset RequestedAt) : ISubscriptionEvent;
+/// <param name="ResumeAfterVersion">Set when the app asked to resume (`resume.after`): on confirmation it receives the
+/// notifications after this stream version instead of the current-context opens.</param>
+public sealed record Subscribed(string EndpointId, string SubscriberName, string[] Events, int LeaseSeconds, DateTimeOffset RequestedAt, long? ResumeAfterVersion = null)
+    : ISubscriptionEvent;
 
 /// <summary>A re-subscription for an existing endpoint replaced its events and renewed its lease (HUB-SUB-11).</summary>
 public sealed record SubscriptionRenewed(string EndpointId, string SubscriberName, string[] Events, int LeaseSeconds, DateTimeOffset RenewedAt) : ISubscriptionEvent;
@@ -102,6 +105,12 @@ public sealed record SyncErrorRaised(
     string FailedEventName,
     string Diagnostics,
     string Notification) : INotificationEvent;
+
+/// <summary>
+/// A replay of another session's events into this topic began (it creates the topic when it is new). The replayed events
+/// follow as ordinary notifications; each carries its source event in its metadata.
+/// </summary>
+public sealed record ReplayStarted(string ReplayId, string SourceTopic, long FromVersion, long ToVersion, double Speed, DateTimeOffset At);
 
 /// <summary>A `*-close` ended an open anchor; when it was current, the current context is now empty (HUB-CTX-04).</summary>
 public sealed record ContextClosed(string EventId, string EventName, string AnchorType, string AnchorId, string Notification) : INotificationEvent;

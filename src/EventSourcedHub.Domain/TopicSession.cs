@@ -18,7 +18,8 @@ public sealed record Subscription(
     int LeaseSeconds,
     SubscriptionStatus Status,
     DateTimeOffset RequestedAt,
-    DateTimeOffset? LeaseExpiresAt)
+    DateTimeOffset? LeaseExpiresAt,
+    long? ResumeAfterVersion = null)
 {
     public bool Receives(string eventName) => Status == SubscriptionStatus.Active && Events.Any(e => EventName.Comparer.Equals(e, eventName));
 }
@@ -81,7 +82,7 @@ public sealed record TopicSession
         Subscribed e => state with
         {
             Subscriptions = state.Subscriptions.SetItem(e.EndpointId,
-                new Subscription(e.EndpointId, e.SubscriberName, e.Events, e.LeaseSeconds, SubscriptionStatus.Requested, e.RequestedAt, null)),
+                new Subscription(e.EndpointId, e.SubscriberName, e.Events, e.LeaseSeconds, SubscriptionStatus.Requested, e.RequestedAt, null, e.ResumeAfterVersion)),
         },
         SubscriptionRenewed e when state.Subscriptions.TryGetValue(e.EndpointId, out var s) => state with
         {
@@ -106,6 +107,7 @@ public sealed record TopicSession
         ContentUpdated e => Change(state, $"{e.AnchorType}/{e.AnchorId}", a => a with { VersionId = e.VersionId, Content = Apply(a.Content, e.Changes) }),
         ContentSelected e => Change(state, $"{e.AnchorType}/{e.AnchorId}", a => a with { VersionId = e.VersionId, Selection = e.Selected }),
         HomeOpened => state with { CurrentAnchor = null },
+        ReplayStarted => state,
         _ => state,
     };
 

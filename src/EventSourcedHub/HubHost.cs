@@ -1,10 +1,12 @@
 using EventSourcedHub.Channels;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.HttpOverrides;
 using EventSourcedHub.Context;
 using EventSourcedHub.Discovery;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
+using EventSourcedHub.Replay;
 using EventSourcedHub.Storage;
 using EventSourcedHub.Subscriptions;
 using Microsoft.Extensions.Options;
@@ -41,7 +43,7 @@ public static class HubHost
         }
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddHubStore(connectionString);
+        builder.Services.AddHubStore(connectionString, hub.RunAsyncProjections);
         builder.Services.AddSingleton<ChannelRegistry>();
         builder.Services.AddSingleton<Distribution>();
         builder.Services.AddSingleton<TopicStream>();
@@ -49,6 +51,8 @@ public static class HubHost
         builder.Services.AddSingleton<PublishNotification>();
         builder.Services.AddSingleton<WebSocketChannelEndpoint>();
         builder.Services.AddSingleton<SyncErrorReporter>();
+        builder.Services.AddSingleton<SessionArchive>();
+        builder.Services.AddSingleton<SessionReplay>();
         builder.Services.AddHostedService<SubscriptionExpiry>();
         builder.Services.AddHostedService<AckWatch>();
         builder.Services.AddHostedService<Heartbeat>();
@@ -58,6 +62,8 @@ public static class HubHost
         var app = builder.Build();
         // Stopped only after the server has drained its requests and every hosted service has stopped.
         if (postgres is not null) app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
+        // Behind a TLS-terminating proxy on this machine, X-Forwarded-Proto makes the issued endpoints wss:// (HUB-GEN-01).
+        app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost });
         app.UseExceptionHandler();
         app.UseStatusCodePages(BareStatusAsOperationOutcome);
         app.UseWebSockets(new WebSocketOptions
@@ -83,6 +89,15 @@ public static class HubHost
 
         app.MapGet("/api/hub/{topic}", (string topic, Marten.IQuerySession query, CancellationToken ct) => GetCurrentContext.HandleAsync(topic, query, ct));
         app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
+
+        app.MapGet("/api/sessions/{topic}/events", (HttpContext http, string topic, Marten.IDocumentStore store) => EventsSince.HandleAsync(http, topic, store));
+        app.MapGet("/api/sessions/{topic}/export", (HttpContext http, string topic, SessionArchive archive) => archive.ExportAsync(http, topic));
+        app.MapPost("/api/sessions/{topic}/import", (HttpContext http, string topic, SessionArchive archive) => archive.ImportAsync(http, topic)).DisableAntiforgery();
+        app.MapPost("/api/sessions/{topic}/replay", (HttpContext http, string topic, SessionReplay replays) => replays.StartAsync(http, topic)).DisableAntiforgery();
+        app.MapGet("/api/sessions", (HttpContext http, Marten.IQuerySession query) => SessionSummaries.ListAsync(http, query));
+        app.MapGet("/api/replays/{id}", (string id, SessionReplay replays) => replays.Get(id));
+        app.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id));
+        app.MapGet("/api/sessions/{topic}/context", (HttpContext http, string topic, Marten.IDocumentStore store) => ContextAsOf.HandleAsync(http, topic, store));
     }
 
     /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get an OperationOutcome too.</summary>

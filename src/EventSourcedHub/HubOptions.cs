@@ -32,10 +32,17 @@ public sealed class HubOptions
     /// <summary>Whether a select moves the anchor's `context.versionId` (AMB-02); off, so update-only subscribers stay current.</summary>
     public bool BumpVersionOnSelect { get; set; }
 
+    /// <summary>Run the async projections (session summaries) in this process. Exactly one node of a cluster may (rulings.md 14).</summary>
+    public bool RunAsyncProjections { get; set; } = true;
+
     /// <summary>Send implied `T-open` events to subscribers of lesser events (HUB-CTX-09, AMB-22).</summary>
     public bool DeriveOpenEvents { get; set; } = true;
 
     public HubLimits Limits { get; set; } = new();
+
+    public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds);
+
+    public Domain.ContentPolicy ContentPolicy() => new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents);
 }
 
 public sealed class HubLimits
@@ -45,6 +52,9 @@ public sealed class HubLimits
 
     /// <summary>Notifications waiting for one subscriber's socket; a subscriber that falls this far behind is dropped, never waited for.</summary>
     public int SubscriberQueueCapacity { get; set; } = 1024;
+
+    /// <summary>Largest session log accepted by `POST /api/sessions/{topic}/import`.</summary>
+    public long MaxImportBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>Entries in one update bundle; more is 413 (HUB-CS-14).</summary>
     public int MaxBundleEntries { get; set; } = 1000;

@@ -17,6 +17,7 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
             .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
+        RuleFor(o => o.Limits.MaxImportBytes).GreaterThan(0).WithName("Hub:Limits:MaxImportBytes");
         RuleFor(o => o.Limits.MaxBundleEntries).GreaterThan(0).WithName("Hub:Limits:MaxBundleEntries");
         RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).WithName("Hub:Limits:MaxRequestBodyBytes");
         RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).WithName("Hub:Limits:SubscriberQueueCapacity");

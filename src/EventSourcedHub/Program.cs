@@ -10,6 +10,16 @@ if (args is ["schema", ..])
     return;
 }
 
+// `rebuild [hub options]` rebuilds every projection from the log on the configured (or embedded) database, then exits.
+if (args is ["rebuild", ..])
+{
+    await using var maintenance = await HubHost.BuildAsync([.. args[1..], "--urls", "http://127.0.0.1:0"]);
+    await maintenance.StartAsync();
+    await ProjectionRebuild.RunAsync(maintenance.Services.GetRequiredService<Marten.IDocumentStore>(), Console.Out, CancellationToken.None);
+    await maintenance.StopAsync();
+    return;
+}
+
 await using var app = await HubHost.BuildAsync(args);
 await app.RunAsync();
 

@@ -61,7 +61,8 @@ public sealed partial class ChannelEndpointProjection : MultiStreamProjection<Ch
     public void Apply(Unsubscribed e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.Unsubscribed);
     public void Apply(LeaseExpired e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.LeaseExpired);
     public void Apply(SubscriptionAbandoned e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.Abandoned);
-    public void Apply(SubscriberDropped e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.ConnectionLost);
+    public void Apply(SubscriberDropped e, ChannelEndpoint endpoint) =>
+        End(endpoint, e.Reason == EndReasons.Unresponsive ? EndReasons.Unresponsive : EndReasons.ConnectionLost);
 
     private static void End(ChannelEndpoint endpoint, string reason)
     {
@@ -77,4 +78,5 @@ public static class EndReasons
     public const string LeaseExpired = "subscription lease expired";
     public const string Abandoned = "the WebSocket was not connected in time; subscribe again";
     public const string ConnectionLost = "connection lost; subscribe again";
+    public const string Unresponsive = "unresponsive";
 }

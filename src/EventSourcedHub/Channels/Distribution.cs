@@ -103,7 +103,7 @@ internal sealed class TopicDispatcher
             var missing = await query.Events.FetchStreamAsync(_topic, version: last, fromVersion: _state.Version + 1, token: ct);
             foreach (var e in missing) _pending[e.Version] = e.Data;
         }
-        while (_pending.Remove(_state.Version + 1, out var next)) Process(next);
+        while (_pending.Remove(_state.Version + 1, out var next)) await ProcessAsync(next, ct);
     }
 
     private async Task<TopicSession> StateBeforeAsync(long version, CancellationToken ct)
@@ -115,7 +115,7 @@ internal sealed class TopicDispatcher
         return state;
     }
 
-    private void Process(object @event)
+    private async Task ProcessAsync(object @event, CancellationToken ct)
     {
         var before = _state!;
         var after = TopicSession.Evolve(before, @event);
@@ -129,7 +129,10 @@ internal sealed class TopicDispatcher
                 if (_channels.Find(confirmed.EndpointId) is not { } channel) break;
                 channel.WantsHeartbeat = subscription.Events.Any(e => new EventName(e).IsHeartbeat);
                 channel.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
-                foreach (var open in CurrentContext.OpensFor(after, subscription)) channel.Send(open);
+                if (subscription.ResumeAfterVersion is { } resumeAfter)
+                    await CatchUpAsync(channel, subscription, resumeAfter, after.Version, ct);
+                else
+                    foreach (var open in CurrentContext.OpensFor(after, subscription)) channel.Send(open);
                 break;
             case SubscriptionRenewed renewed when after.Subscriptions.TryGetValue(renewed.EndpointId, out var subscription)
                                                   && subscription.Status == SubscriptionStatus.Active:
@@ -149,6 +152,22 @@ internal sealed class TopicDispatcher
             case SubscriberDropped e:
                 Deny(before, e.EndpointId, e.Reason);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A resuming subscriber gets, in stream order, exactly the notifications it subscribed to between the event it last
+    /// saw and its confirmation; live events follow because this dispatcher handles the next event only afterwards.
+    /// </summary>
+    private async Task CatchUpAsync(SubscriberChannel channel, Subscription subscription, long resumeAfter, long confirmedAt, CancellationToken ct)
+    {
+        if (confirmedAt - 1 <= resumeAfter) return;
+        await using var query = _store.QuerySession();
+        var missed = await query.Events.FetchStreamAsync(_topic, version: confirmedAt - 1, fromVersion: resumeAfter + 1, token: ct);
+        foreach (var e in missed)
+        {
+            if (e.Data is INotificationEvent n && subscription.Receives(n.EventName))
+                channel.Send(Encoding.UTF8.GetBytes(n.Notification), AwaitsAck(n.EventId, n.EventName));
         }
     }
 

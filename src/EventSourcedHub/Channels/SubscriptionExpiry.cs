@@ -18,9 +18,8 @@ public sealed class SubscriptionExpiry(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var hub = options.Value;
-        var policy = new SubscriptionPolicy(hub.DefaultLeaseSeconds, hub.MaxLeaseSeconds, hub.UnconnectedSubscriptionSeconds);
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(hub.ExpiryCheckMilliseconds), clock);
+        var policy = options.Value.SubscriptionPolicy();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(options.Value.ExpiryCheckMilliseconds), clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try

@@ -11,8 +11,6 @@ namespace EventSourcedHub.Channels;
 /// </summary>
 public sealed class SyncErrorReporter(TopicStream topics, IOptions<HubOptions> options, TimeProvider clock, ILogger<SyncErrorReporter> logger)
 {
-    public const string Unresponsive = "unresponsive";
-
     public Task RefusedAsync(SubscriberChannel channel, RefusedAck ack) =>
         AppendAsync(channel.Topic, state =>
             Cause(state, channel.EndpointId, ack.EventId, ack.EventName, name => $"Subscriber '{name}' refused {ack.EventName} (status {ack.Status})") is { } cause
@@ -20,7 +18,7 @@ public sealed class SyncErrorReporter(TopicStream topics, IOptions<HubOptions> o
                 : []);
 
     public Task UnresponsiveAsync(SubscriberChannel channel, AwaitedAck ack) =>
-        AppendAsync(channel.Topic, state => TopicDecisions.Drop(state, channel.EndpointId, null, Unresponsive, clock.GetUtcNow(),
+        AppendAsync(channel.Topic, state => TopicDecisions.Drop(state, channel.EndpointId, null, EndReasons.Unresponsive, clock.GetUtcNow(),
             Cause(state, channel.EndpointId, ack.EventId, ack.EventName,
                 name => $"Subscriber '{name}' did not acknowledge {ack.EventName} within {options.Value.AckTimeoutSeconds} s and was unsubscribed")));
 

@@ -21,5 +21,11 @@ public static class FhircastConfiguration
             ["supportsGetCurrentContext"] = true,
             ["supportsNonCurrentContextUpdates"] = true,
         },
+        // This hub's extensions (FHIRcast 2-8): a subscription may resume after the last event the app saw.
+        ["extensions"] = new Dictionary<string, object>
+        {
+            ["resume.after"] = "Subscription form field: the id of the last event received; the hub then sends the missed events instead of the current-context opens.",
+            ["eventsSince"] = "GET /api/sessions/{topic}/events?after={event id}",
+        },
     });
 }

@@ -32,8 +32,7 @@ public sealed class PublishNotification(TopicStream topics, IOptions<HubOptions>
         if (request.IsRejected) return OperationOutcomes.For(request.Rejection!);
         var notification = request.Value!;
 
-        var hub = options.Value;
-        var policy = new ContentPolicy(hub.BumpVersionOnSelect, hub.Limits.MaxBundleEntries, hub.DeriveOpenEvents);
+        var policy = options.Value.ContentPolicy();
         var partial = false;
         var appended = await topics.AppendAsync(notification.Topic, async (state, session, ct) =>
         {

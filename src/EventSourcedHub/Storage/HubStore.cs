@@ -13,11 +13,14 @@ public static class HubStore
 {
     public const string Schema = "fhircast";
 
-    public static IServiceCollection AddHubStore(this IServiceCollection services, string connectionString)
+    /// <param name="runAsyncProjections">Run the async daemon here (Solo mode: exactly one node may, rulings.md 14).</param>
+    public static IServiceCollection AddHubStore(this IServiceCollection services, string connectionString, bool runAsyncProjections)
     {
-        services.AddMarten(opts => Configure(opts, connectionString))
+        var marten = services.AddMarten(opts => Configure(opts, connectionString))
             .ApplyAllDatabaseChangesOnStartup()
             .UseLightweightSessions();
+        // Solo, not HotCold: the distributed lock behind HotCold fails with the shim package (docs/architecture.md).
+        if (runAsyncProjections) marten.AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.Solo);
         return services;
     }
 
@@ -35,7 +38,9 @@ public static class HubStore
         opts.Projections.Add<TopicSessionProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<ChannelEndpointProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<AcceptedNotificationProjection>(ProjectionLifecycle.Inline);
+        opts.Projections.Add<Replay.SessionSummaryProjection>(ProjectionLifecycle.Async);
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);
+        opts.Schema.For<Replay.SessionSummary>().Index(x => x.Start).Index(x => x.End);
     }
 
     /// <summary>db/fhircast.sql of the repository around the current folder (`dotnet run` runs in the project folder).</summary>
@@ -56,22 +61,31 @@ public static class HubStore
         await store.Storage.WriteCreationScriptToFile(path);
     }
 
-    /// <summary>Stable names in `mt_events.type`, independent of CLR type names (docs/architecture.md, "Event model").</summary>
+    /// <summary>
+    /// Stable names in `mt_events.type`, independent of CLR type names (docs/architecture.md, "Event model"); exports
+    /// and imports use the same names.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, Type> EventTypes = new Dictionary<string, Type>
+    {
+        ["subscribed"] = typeof(Subscribed),
+        ["subscription_renewed"] = typeof(SubscriptionRenewed),
+        ["subscription_confirmed"] = typeof(SubscriptionConfirmed),
+        ["unsubscribed"] = typeof(Unsubscribed),
+        ["lease_expired"] = typeof(LeaseExpired),
+        ["subscriber_dropped"] = typeof(SubscriberDropped),
+        ["subscription_abandoned"] = typeof(SubscriptionAbandoned),
+        ["context_opened"] = typeof(ContextOpened),
+        ["context_closed"] = typeof(ContextClosed),
+        ["home_opened"] = typeof(HomeOpened),
+        ["notification_relayed"] = typeof(NotificationRelayed),
+        ["content_updated"] = typeof(ContentUpdated),
+        ["content_selected"] = typeof(ContentSelected),
+        ["sync_error_raised"] = typeof(SyncErrorRaised),
+        ["replay_started"] = typeof(ReplayStarted),
+    };
+
     private static void MapEvents(StoreOptions opts)
     {
-        opts.Events.MapEventType<Subscribed>("subscribed");
-        opts.Events.MapEventType<SubscriptionRenewed>("subscription_renewed");
-        opts.Events.MapEventType<SubscriptionConfirmed>("subscription_confirmed");
-        opts.Events.MapEventType<Unsubscribed>("unsubscribed");
-        opts.Events.MapEventType<LeaseExpired>("lease_expired");
-        opts.Events.MapEventType<SubscriberDropped>("subscriber_dropped");
-        opts.Events.MapEventType<SubscriptionAbandoned>("subscription_abandoned");
-        opts.Events.MapEventType<ContextOpened>("context_opened");
-        opts.Events.MapEventType<ContextClosed>("context_closed");
-        opts.Events.MapEventType<HomeOpened>("home_opened");
-        opts.Events.MapEventType<NotificationRelayed>("notification_relayed");
-        opts.Events.MapEventType<ContentUpdated>("content_updated");
-        opts.Events.MapEventType<ContentSelected>("content_selected");
-        opts.Events.MapEventType<SyncErrorRaised>("sync_error_raised");
+        foreach (var (name, type) in EventTypes) opts.Events.MapEventType(type, name);
     }
 }

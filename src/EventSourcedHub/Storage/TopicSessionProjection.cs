@@ -11,7 +11,10 @@ public sealed partial class TopicSessionProjection : SingleStreamProjection<Topi
 {
     public TopicSession Create(JasperFx.Events.IEvent<Subscribed> e) => TopicSession.Evolve(TopicSession.Start(e.StreamKey!), e.Data);
 
+    public TopicSession Create(JasperFx.Events.IEvent<ReplayStarted> e) => TopicSession.Start(e.StreamKey!);
+
     public TopicSession Apply(Subscribed e, TopicSession s) => TopicSession.Evolve(s, e);
+    public TopicSession Apply(ReplayStarted e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(SubscriptionRenewed e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(SubscriptionConfirmed e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(Unsubscribed e, TopicSession s) => TopicSession.Evolve(s, e);

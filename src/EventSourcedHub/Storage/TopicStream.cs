@@ -31,13 +31,14 @@ public sealed class TopicStream(IDocumentStore store, Distribution distribution)
 
     public delegate Task<Decision<object[]>> Decide(TopicSession? state, IQuerySession session, CancellationToken ct);
 
-    public async Task<Decision<Appended>> AppendAsync(string topic, Decide decide, CancellationToken ct)
+    /// <param name="headers">Metadata stored with every appended event (e.g. the source event of a replayed one).</param>
+    public async Task<Decision<Appended>> AppendAsync(string topic, Decide decide, CancellationToken ct, IReadOnlyDictionary<string, object>? headers = null)
     {
         var turn = _turns.GetOrAdd(topic, _ => new SemaphoreSlim(1, 1));
         await turn.WaitAsync(ct);
         try
         {
-            return await AppendInTurnAsync(topic, decide, ct);
+            return await AppendInTurnAsync(topic, decide, headers, ct);
         }
         finally
         {
@@ -45,11 +46,12 @@ public sealed class TopicStream(IDocumentStore store, Distribution distribution)
         }
     }
 
-    private async Task<Decision<Appended>> AppendInTurnAsync(string topic, Decide decide, CancellationToken ct)
+    private async Task<Decision<Appended>> AppendInTurnAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
     {
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
             await using var session = store.LightweightSession();
+            foreach (var (key, value) in headers ?? new Dictionary<string, object>()) session.SetHeader(key, value);
             // After a few lost races (other hub processes on the same topic), wait for the stream's row lock instead.
             var stream = attempt <= OptimisticAttempts
                 ? await session.Events.FetchForWriting<TopicSession>(topic, ct)

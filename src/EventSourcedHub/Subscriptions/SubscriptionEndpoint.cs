@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
+using EventSourcedHub.Notifications;
+using Marten;
 using EventSourcedHub.Storage;
 using Microsoft.Extensions.Options;
 
@@ -17,12 +19,16 @@ public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions
         if (parsed.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
 
         var now = clock.GetUtcNow();
-        var hub = options.Value;
-        var policy = new SubscriptionPolicy(hub.DefaultLeaseSeconds, hub.MaxLeaseSeconds, hub.UnconnectedSubscriptionSeconds);
+        var policy = options.Value.SubscriptionPolicy();
         var appended = parsed.Value switch
         {
-            SubscribeRequest subscribe => await topics.AppendAsync(subscribe.Topic,
-                (state, _, _) => Task.FromResult(TopicDecisions.Subscribe(state, subscribe, policy, now, NewEndpointId())), http.RequestAborted),
+            SubscribeRequest subscribe => await topics.AppendAsync(subscribe.Topic, async (state, session, ct) =>
+            {
+                long? resumeAfterVersion = null;
+                if (subscribe.ResumeAfter is { } eventId && state is not null)
+                    resumeAfterVersion = (await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(subscribe.Topic, eventId), ct))?.StreamVersion;
+                return TopicDecisions.Subscribe(state, subscribe, policy, now, NewEndpointId(), resumeAfterVersion);
+            }, http.RequestAborted),
             UnsubscribeRequest unsubscribe => await topics.AppendAsync(unsubscribe.Topic,
                 (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted),
             _ => throw new InvalidOperationException("Unknown subscription request."),

@@ -95,6 +95,17 @@ public sealed class SelectTests(HubFixture fixture) : IClassFixture<HubFixture>
     }
 
     [Fact]
+    public async Task HUB_SEL_03_a_resource_the_open_context_names_only_by_reference_is_known()
+    {
+        var topic = NewTopic();
+        await _hub.SubscribeAsync(topic, "DiagnosticReport-open");
+        await _hub.PublishAsync(ReportOpen(topic, "r1").Replace(
+            "{\"key\":\"study\"", "{\"key\":\"encounter\",\"reference\":{\"reference\":\"Encounter/enc-1\"}},{\"key\":\"study\""));
+        using var response = await _hub.PublishJsonAsync(ReportSelect(topic, "r1", "Encounter/enc-1"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+    }
+
+    [Fact]
     public async Task HUB_SEL_04_a_new_select_replaces_the_previous_selection()
     {
         var (topic, _, subscriber) = await ReportWithContentAsync();

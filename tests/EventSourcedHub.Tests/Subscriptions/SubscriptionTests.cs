@@ -122,6 +122,19 @@ public sealed class SubscriptionTests(HubFixture fixture) : IClassFixture<HubFix
     }
 
     [Fact]
+    public async Task HUB_GEN_01_behind_a_tls_terminating_proxy_on_this_machine_the_endpoint_is_wss()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, HubClient.HubPath)
+        {
+            Content = new FormUrlEncodedContent([new("hub.channel.type", "websocket"), new("hub.mode", "subscribe"), new("hub.topic", NewTopic()), new("hub.events", "Patient-open")]),
+        };
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-Host", "hub.example.org");
+        using var response = await _hub.Http.SendAsync(request);
+        Assert.StartsWith("wss://hub.example.org/api/hub/ws/", await HubClient.EndpointOf(response));
+    }
+
+    [Fact]
     public async Task HUB_SUB_08_endpoints_are_long_random_and_not_derived_from_the_topic()
     {
         var topic = NewTopic();

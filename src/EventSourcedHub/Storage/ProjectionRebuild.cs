@@ -1,0 +1,37 @@
+using System.Diagnostics;
+using EventSourcedHub.Channels;
+using EventSourcedHub.Notifications;
+using Marten;
+
+namespace EventSourcedHub.Storage;
+
+/// <summary>
+/// `dotnet run --project src/EventSourcedHub -- rebuild`: rebuilds every projection from the event log, e.g. after a
+/// projection's code changed or a document was damaged. The log is the record; the documents can always be rebuilt.
+/// </summary>
+public static class ProjectionRebuild
+{
+    private static readonly (string Name, Func<JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Projections =
+    [
+        ("TopicSession", (d, ct) => d.RebuildProjectionAsync<TopicSessionProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("ChannelEndpoint", (d, ct) => d.RebuildProjectionAsync<ChannelEndpointProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("AcceptedNotification", (d, ct) => d.RebuildProjectionAsync<AcceptedNotificationProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("SessionSummary", (d, ct) => d.RebuildProjectionAsync<Replay.SessionSummaryProjection>(TimeSpan.FromMinutes(10), ct)),
+    ];
+
+    public static async Task RunAsync(IDocumentStore store, TextWriter progress, CancellationToken ct)
+    {
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        var total = Stopwatch.StartNew();
+        for (var i = 0; i < Projections.Length; i++)
+        {
+            var (name, rebuild) = Projections[i];
+            var watch = Stopwatch.StartNew();
+            await rebuild(daemon, ct);
+            progress.WriteLine($"{Bar(i + 1, Projections.Length)} {i + 1}/{Projections.Length} {name} rebuilt in {watch.Elapsed.TotalSeconds:0.00} s");
+        }
+        progress.WriteLine($"All {Projections.Length} projections rebuilt from the log in {total.Elapsed.TotalSeconds:0.00} s.");
+    }
+
+    private static string Bar(int done, int of) => "[" + new string('#', done * 20 / of).PadRight(20, '-') + "]";
+}
