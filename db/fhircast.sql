@@ -491,6 +491,20 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_topicsession (
     mt_version          bigint                      NOT NULL DEFAULT 0,
 CONSTRAINT pkey_mt_doc_topicsession_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_topicsessionsnapshot (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    version             bigint                      NULL,
+CONSTRAINT pkey_mt_doc_topicsessionsnapshot_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_topicsessionsnapshot_idx_topic ON fhircast.mt_doc_topicsessionsnapshot USING btree (topic);
+
+CREATE INDEX mt_doc_topicsessionsnapshot_idx_version ON fhircast.mt_doc_topicsessionsnapshot USING btree (version);
 CREATE TABLE IF NOT EXISTS fhircast.mt_streams (
     id                   varchar        NOT NULL,
     type                 varchar        NULL,

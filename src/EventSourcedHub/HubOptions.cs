@@ -32,6 +32,9 @@ public sealed class HubOptions
     /// <summary>Whether a select moves the anchor's `context.versionId` (AMB-02); off, so update-only subscribers stay current.</summary>
     public bool BumpVersionOnSelect { get; set; }
 
+    /// <summary>Every this many stream versions the session's state is kept as a snapshot, bounding time-travel reads.</summary>
+    public int SnapshotInterval { get; set; } = 200;
+
     /// <summary>Run the async projections (session summaries) in this process. Exactly one node of a cluster may (rulings.md 14).</summary>
     public bool RunAsyncProjections { get; set; } = true;
 

@@ -15,7 +15,8 @@ if (args is ["rebuild", ..])
 {
     await using var maintenance = await HubHost.BuildAsync([.. args[1..], "--urls", "http://127.0.0.1:0"]);
     await maintenance.StartAsync();
-    await ProjectionRebuild.RunAsync(maintenance.Services.GetRequiredService<Marten.IDocumentStore>(), Console.Out, CancellationToken.None);
+    var snapshotInterval = maintenance.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HubOptions>>().Value.SnapshotInterval;
+    await ProjectionRebuild.RunAsync(maintenance.Services.GetRequiredService<Marten.IDocumentStore>(), snapshotInterval, Console.Out, CancellationToken.None);
     await maintenance.StopAsync();
     return;
 }

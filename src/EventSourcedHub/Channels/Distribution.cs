@@ -118,8 +118,7 @@ internal sealed class TopicDispatcher
     private async Task ProcessAsync(object @event, CancellationToken ct)
     {
         var before = _state!;
-        var after = TopicSession.Evolve(before, @event);
-        after.Version = before.Version + 1;
+        var after = TopicSession.Evolve(before, @event) with { Version = before.Version + 1 };
         _state = after;
 
         if (@event is INotificationEvent notification) Distribute(before, notification);

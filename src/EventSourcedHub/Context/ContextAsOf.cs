@@ -1,6 +1,7 @@
 using System.Globalization;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
+using EventSourcedHub.Storage;
 using Marten;
 
 namespace EventSourcedHub.Context;
@@ -31,10 +32,17 @@ public static class ContextAsOf
         if (hasVersion && version > current.Version)
             return OperationOutcomes.NotFound($"Topic '{topic}' has {current.Version} events; version {version} does not exist yet.");
 
-        var past = hasVersion
-            ? await session.Events.AggregateStreamAsync<TopicSession>(topic, version: version, token: http.RequestAborted)
-            : await session.Events.AggregateStreamAsync<TopicSession>(topic, timestamp: at.ToUniversalTime(), token: http.RequestAborted);
-        if (past is null) return OperationOutcomes.NotFound($"Topic '{topic}' did not exist yet at {at:O}.");
+        if (hasAt)
+        {
+            // The last event recorded (committed) at or before `at`; the read then goes through the snapshots.
+            var utc = at.ToUniversalTime();
+            var recorded = await session.Events.QueryAllRawEvents().Where(e => e.StreamKey == topic && e.Timestamp <= utc)
+                .OrderByDescending(e => e.Version).Select(e => e.Version).FirstOrDefaultAsync(http.RequestAborted);
+            if (recorded == 0) return OperationOutcomes.NotFound($"Topic '{topic}' did not exist yet at {at:O}.");
+            version = recorded;
+        }
+        var past = await TopicSnapshots.AsOfAsync(session, topic, version, http.RequestAborted);
+        if (past is null) return OperationOutcomes.NotFound($"Topic '{topic}' has no version {version}.");
         http.Response.Headers["X-Stream-Version"] = past.Version.ToString(CultureInfo.InvariantCulture);
         return Results.Content(CurrentContext.Render(past), "application/json", System.Text.Encoding.UTF8);
     }

@@ -40,6 +40,7 @@ public static class HubStore
         opts.Projections.Add<AcceptedNotificationProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<Replay.SessionSummaryProjection>(ProjectionLifecycle.Async);
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);
+        opts.Schema.For<TopicSessionSnapshot>().Duplicate(x => x.Topic).Duplicate(x => x.Version);
         opts.Schema.For<Replay.SessionSummary>().Index(x => x.Start).Index(x => x.End);
     }
 

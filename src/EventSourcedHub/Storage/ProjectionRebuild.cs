@@ -19,7 +19,7 @@ public static class ProjectionRebuild
         ("SessionSummary", (d, ct) => d.RebuildProjectionAsync<Replay.SessionSummaryProjection>(TimeSpan.FromMinutes(10), ct)),
     ];
 
-    public static async Task RunAsync(IDocumentStore store, TextWriter progress, CancellationToken ct)
+    public static async Task RunAsync(IDocumentStore store, int snapshotInterval, TextWriter progress, CancellationToken ct)
     {
         using var daemon = await store.BuildProjectionDaemonAsync();
         var total = Stopwatch.StartNew();
@@ -30,6 +30,8 @@ public static class ProjectionRebuild
             await rebuild(daemon, ct);
             progress.WriteLine($"{Bar(i + 1, Projections.Length)} {i + 1}/{Projections.Length} {name} rebuilt in {watch.Elapsed.TotalSeconds:0.00} s");
         }
+        var snapshots = await TopicSnapshots.RebuildAsync(store, snapshotInterval, ct);
+        progress.WriteLine($"{snapshots} snapshots of sessions recomputed.");
         progress.WriteLine($"All {Projections.Length} projections rebuilt from the log in {total.Elapsed.TotalSeconds:0.00} s.");
     }
 

@@ -23,7 +23,7 @@ public sealed class TopicBusyException(string topic) : Exception($"Topic '{topic
 /// Writers to one topic in this process take turns, so they do not starve each other with version conflicts; the
 /// stream's expected version still decides between processes sharing the database.
 /// </remarks>
-public sealed class TopicStream(IDocumentStore store, Distribution distribution)
+public sealed class TopicStream(IDocumentStore store, Distribution distribution, Microsoft.Extensions.Options.IOptions<HubOptions> options)
 {
     private const int OptimisticAttempts = 3;
     private const int MaxAttempts = 8;
@@ -63,6 +63,7 @@ public sealed class TopicStream(IDocumentStore store, Distribution distribution)
             if (events.Length == 0) return appended;
 
             stream.AppendMany(events);
+            session.Store(TopicSnapshots.Due(topic, stream.Aggregate, appended.FirstVersion - 1, events, options.Value.SnapshotInterval).ToArray());
             try
             {
                 await session.SaveChangesAsync(ct);

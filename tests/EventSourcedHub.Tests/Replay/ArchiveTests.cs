@@ -156,7 +156,7 @@ public sealed class ArchiveTests(HubFixture fixture) : IClassFixture<HubFixture>
         Assert.NotEqual(before, await SnapshotAsync());
 
         var progress = new StringWriter();
-        await ProjectionRebuild.RunAsync(store, progress, CancellationToken.None);
+        await ProjectionRebuild.RunAsync(store, 200, progress, CancellationToken.None);
         Assert.Equal(before, await SnapshotAsync());
         Assert.Contains("4/4", progress.ToString());
     }

@@ -10,10 +10,20 @@ using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 
 namespace EventSourcedHub.Tests.Replay;
 
-/// <summary>The context of a session as it was at any stream version or moment.</summary>
-public sealed class ContextAsOfTests(HubFixture fixture) : IClassFixture<HubFixture>
+/// <summary>A hub that snapshots every 3 versions, so that time travel mixes snapshots and folded events.</summary>
+public sealed class SnapshottingHubFixture : IAsyncLifetime
 {
-    private readonly HubClient _hub = fixture.Client;
+    public TestHub Hub { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Hub = await TestHub.StartAsync(new Dictionary<string, string?> { ["Hub:SnapshotInterval"] = "3" });
+
+    public async Task DisposeAsync() => await Hub.DisposeAsync();
+}
+
+/// <summary>The context of a session as it was at any stream version or moment.</summary>
+public sealed class ContextAsOfTests(SnapshottingHubFixture fixture) : IClassFixture<SnapshottingHubFixture>
+{
+    private readonly HubClient _hub = fixture.Hub.Client;
 
     private async Task<(HttpStatusCode Status, string Body, string? Version)> AsOfAsync(string topic, string query)
     {

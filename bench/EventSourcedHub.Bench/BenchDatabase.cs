@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using EventSourcedHub.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EventSourcedHub.Bench;
+
+/// <summary>A PostgreSQL for one benchmark run: HUB_BENCH_CONNECTION_STRING, else a throwaway embedded cluster.</summary>
+public sealed class BenchDatabase : IAsyncDisposable
+{
+    private readonly EmbeddedPostgres? _postgres;
+    private readonly string? _folder;
+
+    private BenchDatabase(string connectionString, EmbeddedPostgres? postgres, string? folder)
+    {
+        ConnectionString = connectionString;
+        _postgres = postgres;
+        _folder = folder;
+    }
+
+    public string ConnectionString { get; }
+
+    public static async Task<BenchDatabase> StartAsync()
+    {
+        if (Environment.GetEnvironmentVariable("HUB_BENCH_CONNECTION_STRING") is { Length: > 0 } given) return new BenchDatabase(given, null, null);
+        var folder = Directory.CreateTempSubdirectory("hub-bench-").FullName;
+        var postgres = await EmbeddedPostgres.StartAsync(folder, NullLogger.Instance, CancellationToken.None);
+        await postgres.EnsureDatabaseAsync("bench", CancellationToken.None);
+        return new BenchDatabase(postgres.ConnectionString("bench"), postgres, folder);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_postgres is not null) await _postgres.StopAsync();
+        if (_folder is not null) Directory.Delete(_folder, recursive: true);
+    }
+}
+
+/// <summary>Where a result was measured: appended with every figure written to docs/benchmarks.md.</summary>
+public static class Machine
+{
+    public static string Describe()
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown CPU"
+            : "unknown CPU";
+        return $"{Environment.ProcessorCount} cores, {cpu}, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB";
+    }
+
+    public static string Commit()
+    {
+        try
+        {
+            using var git = Process.Start(new ProcessStartInfo("git", "rev-parse --short HEAD") { RedirectStandardOutput = true })!;
+            var commit = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            return commit.Length > 0 ? commit : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    /// <summary>Appends a section to docs/benchmarks.md of the repository around the current folder.</summary>
+    public static void Record(string markdown)
+    {
+        var path = Path.Combine(StorageRoot(), "docs", "benchmarks.md");
+        File.AppendAllText(path, markdown.TrimEnd() + "\n\n");
+        Console.WriteLine($"Appended to {path}");
+    }
+
+    private static string StorageRoot()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "EventSourcedHub.sln"))) return dir.FullName;
+        }
+        return Directory.GetCurrentDirectory();
+    }
+}
