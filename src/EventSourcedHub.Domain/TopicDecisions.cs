@@ -59,7 +59,9 @@ public static class TopicDecisions
             return Rejection.NotFound("This subscription has ended; subscribe again.");
         if (subscription.Status != SubscriptionStatus.Requested)
             return Rejection.Conflict("This endpoint already has a confirmed WebSocket.");
-        return new object[] { new SubscriptionConfirmed(endpointId, now, now.AddSeconds(subscription.LeaseSeconds)) };
+        // A reconnect within the grace keeps the lease it had; a first connection starts it (HUB-WS-06).
+        var leaseEnd = subscription.ReconnectBy is not null && subscription.LeaseExpiresAt is { } kept ? kept : now.AddSeconds(subscription.LeaseSeconds);
+        return new object[] { new SubscriptionConfirmed(endpointId, now, leaseEnd) };
     }
 
     /// <summary>
@@ -74,6 +76,17 @@ public static class TopicDecisions
         return syncError is null ? [dropped] : [.. RaiseSyncError(state, syncError), dropped];
     }
 
+    /// <summary>
+    /// With a reconnect grace, a dropped socket keeps its endpoint for <paramref name="grace"/> (an app's explicit close,
+    /// 1000 or 1005, still ends it). Null: end the subscription now.
+    /// </summary>
+    public static object[]? Disconnect(TopicSession? state, string endpointId, int? closeCode, string reason, DateTimeOffset now, TimeSpan grace, long resumeAfterVersion)
+    {
+        if (grace <= TimeSpan.Zero || closeCode is 1000 or 1005) return null;
+        if (state is null || !state.Subscriptions.TryGetValue(endpointId, out var s) || s.Status != SubscriptionStatus.Active) return [];
+        return [new SubscriberDisconnected(endpointId, closeCode, reason, now, now + grace, resumeAfterVersion)];
+    }
+
     /// <summary>Normal closes end a subscription quietly; any other close is a connection problem (HUB-WS-10/11, rulings.md 3).</summary>
     public static bool IsNormalClose(int? closeCode) => closeCode is 1000 or 1001 or 1005;
 
@@ -84,9 +97,10 @@ public static class TopicDecisions
         var ended = new List<object>();
         foreach (var s in state.Subscriptions.Values.OrderBy(s => s.RequestedAt))
         {
-            if (s.Status == SubscriptionStatus.Active && s.LeaseExpiresAt <= now)
+            // Leases run on through a reconnect grace; an unreconnected grace ends as a drop (SyncErrorReporter), not here.
+            if (s.LeaseExpiresAt <= now && (s.Status == SubscriptionStatus.Active || s.ReconnectBy is not null))
                 ended.Add(new LeaseExpired(s.EndpointId, now));
-            else if (s.Status == SubscriptionStatus.Requested && s.RequestedAt.AddSeconds(policy.UnconnectedSubscriptionSeconds) <= now)
+            else if (s.Status == SubscriptionStatus.Requested && s.ReconnectBy is null && s.RequestedAt.AddSeconds(policy.UnconnectedSubscriptionSeconds) <= now)
                 ended.Add(new SubscriptionAbandoned(s.EndpointId, now));
         }
         return ended.ToArray();

@@ -39,6 +39,13 @@ public sealed record LeaseExpired(string EndpointId, DateTimeOffset At) : ISubsc
 /// <summary>The subscriber's WebSocket closed or failed; any close ends the subscription (HUB-WS-12).</summary>
 public sealed record SubscriberDropped(string EndpointId, int? CloseCode, string Reason, DateTimeOffset At) : ISubscriptionEvent;
 
+/// <summary>
+/// With a reconnect grace (`Hub:ReconnectGraceSeconds`): the socket dropped, but the endpoint stays issued until
+/// <paramref name="ReconnectBy"/>; a socket reconnecting to it gets the notifications after <paramref name="ResumeAfterVersion"/>.
+/// </summary>
+public sealed record SubscriberDisconnected(string EndpointId, int? CloseCode, string Reason, DateTimeOffset At, DateTimeOffset ReconnectBy, long ResumeAfterVersion)
+    : ISubscriptionEvent;
+
 /// <summary>The subscriber never connected its WebSocket in time (HUB-WS-09).</summary>
 public sealed record SubscriptionAbandoned(string EndpointId, DateTimeOffset At) : ISubscriptionEvent;
 

@@ -19,7 +19,8 @@ public sealed record Subscription(
     SubscriptionStatus Status,
     DateTimeOffset RequestedAt,
     DateTimeOffset? LeaseExpiresAt,
-    long? ResumeAfterVersion = null)
+    long? ResumeAfterVersion = null,
+    DateTimeOffset? ReconnectBy = null)
 {
     public bool Receives(string eventName) => Status == SubscriptionStatus.Active && Events.Any(e => EventName.Comparer.Equals(e, eventName));
 }
@@ -96,7 +97,12 @@ public sealed record TopicSession
         },
         SubscriptionConfirmed e when state.Subscriptions.TryGetValue(e.EndpointId, out var s) => state with
         {
-            Subscriptions = state.Subscriptions.SetItem(e.EndpointId, s with { Status = SubscriptionStatus.Active, LeaseExpiresAt = e.LeaseExpiresAt }),
+            Subscriptions = state.Subscriptions.SetItem(e.EndpointId, s with { Status = SubscriptionStatus.Active, LeaseExpiresAt = e.LeaseExpiresAt, ReconnectBy = null }),
+        },
+        SubscriberDisconnected e when state.Subscriptions.TryGetValue(e.EndpointId, out var s) => state with
+        {
+            Subscriptions = state.Subscriptions.SetItem(e.EndpointId,
+                s with { Status = SubscriptionStatus.Requested, ReconnectBy = e.ReconnectBy, ResumeAfterVersion = e.ResumeAfterVersion }),
         },
         Unsubscribed or LeaseExpired or SubscriberDropped or SubscriptionAbandoned => state with
         {

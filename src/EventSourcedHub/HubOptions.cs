@@ -32,6 +32,12 @@ public sealed class HubOptions
     /// <summary>Whether a select moves the anchor's `context.versionId` (AMB-02); off, so update-only subscribers stay current.</summary>
     public bool BumpVersionOnSelect { get; set; }
 
+    /// <summary>
+    /// Seconds a dropped WebSocket may reconnect to its endpoint and get what it missed (0: off, as IRA ends a
+    /// subscription on a dropped socket). An app's explicit close (1000) still ends the subscription at once.
+    /// </summary>
+    public int ReconnectGraceSeconds { get; set; }
+
     /// <summary>Every this many stream versions the session's state is kept as a snapshot, bounding time-travel reads.</summary>
     public int SnapshotInterval { get; set; } = 200;
 

@@ -24,6 +24,9 @@ public sealed class ChannelEndpoint
     public EndpointStatus Status { get; set; }
     public DateTimeOffset RequestedAt { get; set; }
     public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>Set while a dropped socket may still reconnect (`Hub:ReconnectGraceSeconds`).</summary>
+    public DateTimeOffset? ReconnectBy { get; set; }
     public string? EndReason { get; set; }
 }
 
@@ -56,6 +59,13 @@ public sealed partial class ChannelEndpointProjection : MultiStreamProjection<Ch
     {
         endpoint.Status = EndpointStatus.Active;
         endpoint.LeaseExpiresAt = e.LeaseExpiresAt;
+        endpoint.ReconnectBy = null;
+    }
+
+    public void Apply(SubscriberDisconnected e, ChannelEndpoint endpoint)
+    {
+        endpoint.Status = EndpointStatus.Requested;
+        endpoint.ReconnectBy = e.ReconnectBy;
     }
 
     public void Apply(Unsubscribed e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.Unsubscribed);
@@ -66,6 +76,7 @@ public sealed partial class ChannelEndpointProjection : MultiStreamProjection<Ch
 
     private static void End(ChannelEndpoint endpoint, string reason)
     {
+        endpoint.ReconnectBy = null;
         endpoint.Status = EndpointStatus.Ended;
         endpoint.EndReason = reason;
     }

@@ -121,11 +121,12 @@ internal sealed class TopicDispatcher
         var after = TopicSession.Evolve(before, @event) with { Version = before.Version + 1 };
         _state = after;
 
-        if (@event is INotificationEvent notification) Distribute(before, notification);
+        if (@event is INotificationEvent notification) Distribute(before, notification, after.Version);
         switch (@event)
         {
             case SubscriptionConfirmed confirmed when after.Subscriptions.TryGetValue(confirmed.EndpointId, out var subscription):
                 if (_channels.Find(confirmed.EndpointId) is not { } channel) break;
+                channel.ConfirmedAt(after.Version);
                 channel.WantsHeartbeat = subscription.Events.Any(e => new EventName(e).IsHeartbeat);
                 channel.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
                 if (subscription.ResumeAfterVersion is { } resumeAfter)
@@ -166,15 +167,15 @@ internal sealed class TopicDispatcher
         foreach (var e in missed)
         {
             if (e.Data is INotificationEvent n && subscription.Receives(n.EventName))
-                channel.Send(Encoding.UTF8.GetBytes(n.Notification), AwaitsAck(n.EventId, n.EventName));
+                channel.Send(Encoding.UTF8.GetBytes(n.Notification), AwaitsAck(n.EventId, n.EventName, e.Version));
         }
     }
 
     /// <summary>Sends a notification to every subscriber of its event, in stream order, as one shared UTF-8 buffer.</summary>
-    private void Distribute(TopicSession before, INotificationEvent notification)
+    private void Distribute(TopicSession before, INotificationEvent notification, long version)
     {
         var utf8 = Encoding.UTF8.GetBytes(notification.Notification);
-        var awaitsAck = AwaitsAck(notification.EventId, notification.EventName);
+        var awaitsAck = AwaitsAck(notification.EventId, notification.EventName, version);
         foreach (var subscription in before.Subscriptions.Values)
         {
             // A hub-raised SyncError goes to every SyncError subscriber except the one that failed (HUB-SE-04).
@@ -185,7 +186,7 @@ internal sealed class TopicDispatcher
         }
         if (notification is ContextOpened { Derived: { Length: > 0 } derived } open)
         {
-            foreach (var d in derived) DistributeDerived(before, open, d);
+            foreach (var d in derived) DistributeDerived(before, open, d, version);
         }
     }
 
@@ -193,7 +194,7 @@ internal sealed class TopicDispatcher
     /// An implied open goes only to subscribers of `T-open` that did not get the original open, and not again for an
     /// anchor they were last told about (HUB-CTX-09).
     /// </summary>
-    private void DistributeDerived(TopicSession before, ContextOpened open, DerivedOpen derived)
+    private void DistributeDerived(TopicSession before, ContextOpened open, DerivedOpen derived, long version)
     {
         byte[]? utf8 = null;
         foreach (var subscription in before.Subscriptions.Values)
@@ -202,7 +203,7 @@ internal sealed class TopicDispatcher
             if (_lastNotifiedAnchor.TryGetValue((subscription.EndpointId, derived.AnchorType), out var last) && last == derived.AnchorId) continue;
             RememberNotified(subscription.EndpointId, derived.AnchorType, derived.AnchorId);
             utf8 ??= Encoding.UTF8.GetBytes(derived.Notification);
-            _channels.Find(subscription.EndpointId)?.Send(utf8, AwaitsAck(derived.EventId, derived.EventName));
+            _channels.Find(subscription.EndpointId)?.Send(utf8, AwaitsAck(derived.EventId, derived.EventName, version));
         }
     }
 
@@ -210,8 +211,8 @@ internal sealed class TopicDispatcher
         _lastNotifiedAnchor[(endpointId, anchorType)] = anchorId;
 
     // Acks are awaited for every event except SyncErrors and heartbeats, which must not cause SyncErrors (HUB-DIST-10).
-    private static AwaitedAck? AwaitsAck(string eventId, string eventName) =>
-        new EventName(eventName) is var name && !name.IsSyncError && !name.IsHeartbeat ? new AwaitedAck(eventId, eventName) : null;
+    private static AwaitedAck? AwaitsAck(string eventId, string eventName, long version) =>
+        new EventName(eventName) is var name && !name.IsSyncError && !name.IsHeartbeat ? new AwaitedAck(eventId, eventName, version) : null;
 
     private void Deny(TopicSession before, string endpointId, string reason)
     {

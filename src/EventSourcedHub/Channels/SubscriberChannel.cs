@@ -10,7 +10,7 @@ namespace EventSourcedHub.Channels;
 public sealed record ChannelClosed(int? CloseCode, string Reason, bool EndedByHub);
 
 /// <summary>A notification the subscriber must acknowledge on the socket (HUB-DIST-04).</summary>
-public sealed record AwaitedAck(string EventId, string EventName);
+public sealed record AwaitedAck(string EventId, string EventName, long Version);
 
 /// <summary>An acknowledgement with a non-2xx status (HUB-DIST-05).</summary>
 public sealed record RefusedAck(string EventId, string EventName, int Status);
@@ -26,7 +26,8 @@ public sealed class SubscriberChannel
     private readonly int _maxInboundBytes;
     private readonly TimeProvider _clock;
     private readonly Func<RefusedAck, Task> _onRefused;
-    private readonly ConcurrentDictionary<string, (string EventName, DateTimeOffset SentAt)> _awaitingAck = new();
+    private readonly ConcurrentDictionary<string, (string EventName, DateTimeOffset SentAt, long Version)> _awaitingAck = new();
+    private long _deliveredThrough;
     private readonly CancellationTokenSource _abort = new();
     private volatile string? _hubEndReason;
     private volatile string? _abortReason;
@@ -48,6 +49,15 @@ public sealed class SubscriberChannel
 
     public string Topic { get; }
     public string EndpointId { get; }
+
+    /// <summary>
+    /// The stream version up to which this subscriber has everything it subscribed to: the oldest notification still
+    /// awaiting its ack, less one, else the last one written. A reconnect within the grace resumes after it.
+    /// </summary>
+    public long ResumePoint => _awaitingAck.IsEmpty ? Interlocked.Read(ref _deliveredThrough) : _awaitingAck.Values.Min(a => a.Version) - 1;
+
+    /// <summary>Marks the stream version at which the subscription was confirmed on this socket.</summary>
+    public void ConfirmedAt(long version) => Interlocked.Exchange(ref _deliveredThrough, version);
 
     /// <summary>Set while the subscription includes `heartbeat` (HUB-HB-02).</summary>
     public bool WantsHeartbeat { get; set; }
@@ -77,7 +87,7 @@ public sealed class SubscriberChannel
         var overdue = new List<AwaitedAck>();
         foreach (var (eventId, sent) in _awaitingAck)
         {
-            if (sent.SentAt <= cutoff && _awaitingAck.TryRemove(eventId, out _)) overdue.Add(new AwaitedAck(eventId, sent.EventName));
+            if (sent.SentAt <= cutoff && _awaitingAck.TryRemove(eventId, out _)) overdue.Add(new AwaitedAck(eventId, sent.EventName, sent.Version));
         }
         return overdue;
     }
@@ -114,8 +124,9 @@ public sealed class SubscriberChannel
         {
             await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
             {
-                if (frame.Ack is { } ack) _awaitingAck[ack.EventId] = (ack.EventName, _clock.GetUtcNow());
+                if (frame.Ack is { } ack) _awaitingAck[ack.EventId] = (ack.EventName, _clock.GetUtcNow(), ack.Version);
                 await _socket.SendAsync(frame.Utf8, WebSocketMessageType.Text, true, _abort.Token);
+                if (frame.Ack is { } written && written.Version > Interlocked.Read(ref _deliveredThrough)) Interlocked.Exchange(ref _deliveredThrough, written.Version);
                 if (frame.CloseAfter)
                 {
                     await CloseQuietlyAsync(WebSocketCloseStatus.NormalClosure, _hubEndReason ?? "");

@@ -12,6 +12,7 @@ namespace EventSourcedHub.Channels;
 public sealed class SubscriptionExpiry(
     IDocumentStore store,
     TopicStream topics,
+    SyncErrorReporter syncErrors,
     IOptions<HubOptions> options,
     TimeProvider clock,
     ILogger<SubscriptionExpiry> logger) : BackgroundService
@@ -37,17 +38,19 @@ public sealed class SubscriptionExpiry(
     {
         var now = clock.GetUtcNow();
         var unconnectedBefore = now.AddSeconds(-policy.UnconnectedSubscriptionSeconds);
-        IReadOnlyList<string> dueTopics;
+        IReadOnlyList<ChannelEndpoint> due;
         await using (var query = store.QuerySession())
         {
-            dueTopics = await query.Query<ChannelEndpoint>()
-                .Where(e => (e.Status == EndpointStatus.Requested && e.RequestedAt <= unconnectedBefore)
-                            || (e.Status == EndpointStatus.Active && e.LeaseExpiresAt <= now))
-                .Select(e => e.Topic)
-                .Distinct()
+            due = await query.Query<ChannelEndpoint>()
+                .Where(e => (e.Status == EndpointStatus.Requested && e.ReconnectBy == null && e.RequestedAt <= unconnectedBefore)
+                            || (e.Status == EndpointStatus.Requested && e.ReconnectBy <= now)
+                            || (e.Status != EndpointStatus.Ended && e.LeaseExpiresAt <= now))
                 .ToListAsync(ct);
         }
-        foreach (var topic in dueTopics)
+        // A reconnect grace that ran out ends like a dropped socket, with a SyncError (HUB-WS-11).
+        foreach (var lapsed in due.Where(e => e.ReconnectBy <= now && !(e.LeaseExpiresAt <= now)))
+            await syncErrors.GraceEndedAsync(lapsed.Topic, lapsed.Id);
+        foreach (var topic in due.Select(e => e.Topic).Distinct())
         {
             await topics.AppendAsync(topic,
                 (state, _, _) => Task.FromResult<Decision<object[]>>(TopicDecisions.Expire(state, policy, now)), ct);

@@ -22,13 +22,29 @@ public sealed class SyncErrorReporter(TopicStream topics, IOptions<HubOptions> o
             Cause(state, channel.EndpointId, ack.EventId, ack.EventName,
                 name => $"Subscriber '{name}' did not acknowledge {ack.EventName} within {options.Value.AckTimeoutSeconds} s and was unsubscribed")));
 
-    /// <summary>Records a closed socket; closes other than 1000, 1001 and 1005 raise a SyncError for the others.</summary>
-    public Task DroppedAsync(string topic, string endpointId, int? closeCode, string reason) =>
-        AppendAsync(topic, state => TopicDecisions.Drop(state, endpointId, closeCode, reason, clock.GetUtcNow(),
+    /// <summary>
+    /// Records a closed socket: within a reconnect grace it only disconnects; otherwise closes other than 1000, 1001 and
+    /// 1005 raise a SyncError for the others.
+    /// </summary>
+    public Task DroppedAsync(string topic, string endpointId, int? closeCode, string reason, long resumePoint) =>
+        AppendAsync(topic, state =>
+            TopicDecisions.Disconnect(state, endpointId, closeCode, reason, clock.GetUtcNow(), TimeSpan.FromSeconds(options.Value.ReconnectGraceSeconds), resumePoint)
+            ?? DropAt(state, topic, endpointId, closeCode, reason));
+
+    /// <summary>A dropped subscriber did not come back within the grace: it ends now, with the SyncError IRA asks for.</summary>
+    public Task GraceEndedAsync(string topic, string endpointId) =>
+        AppendAsync(topic, state => state?.Subscriptions.TryGetValue(endpointId, out var s) == true && s.ReconnectBy is not null
+            ? TopicDecisions.Drop(state, endpointId, null, EndReasons.ConnectionLost, clock.GetUtcNow(),
+                Cause(state, endpointId, Guid.NewGuid().ToString(), SyncErrors.NoEvent,
+                    name => $"Subscriber '{name}' lost its websocket and did not reconnect within {options.Value.ReconnectGraceSeconds} s"))
+            : []);
+
+    private object[] DropAt(TopicSession? state, string topic, string endpointId, int? closeCode, string reason) =>
+        TopicDecisions.Drop(state, endpointId, closeCode, reason, clock.GetUtcNow(),
             TopicDecisions.IsNormalClose(closeCode)
                 ? null
                 : Cause(state, endpointId, Guid.NewGuid().ToString(), SyncErrors.NoEvent,
-                    name => $"Subscriber '{name}' websocket closed abnormally ({closeCode?.ToString() ?? "no close"}: {reason})")));
+                    name => $"Subscriber '{name}' websocket closed abnormally ({closeCode?.ToString() ?? "no close"}: {reason})"));
 
     private SyncErrorCause? Cause(TopicSession? state, string endpointId, string failedEventId, string failedEventName, Func<string, string> diagnostics)
     {

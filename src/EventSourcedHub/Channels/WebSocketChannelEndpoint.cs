@@ -58,14 +58,14 @@ public sealed class WebSocketChannelEndpoint(
             {
                 // Confirmed before but not connected here: its socket was lost (e.g. a hub restart), so the subscription ends.
                 channels.Remove(channel);
-                await syncErrors.DroppedAsync(endpoint.Topic, endpointId, 1001, EndReasons.ConnectionLost);
+                await syncErrors.DroppedAsync(endpoint.Topic, endpointId, 1000, EndReasons.ConnectionLost, 0);
                 channel.End(ChannelMessages.Denial(endpoint.Topic, endpoint.Events, EndReasons.ConnectionLost), EndReasons.ConnectionLost);
                 await channel.RunAsync(lifetime.ApplicationStopping);
                 return Results.Empty;
             }
 
             var closed = await channel.RunAsync(lifetime.ApplicationStopping);
-            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, closed.CloseCode, closed.Reason);
+            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, closed.CloseCode, closed.Reason, channel.ResumePoint);
         }
         finally
         {

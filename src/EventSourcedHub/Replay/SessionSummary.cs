@@ -48,6 +48,7 @@ public sealed partial class SessionSummaryProjection : SingleStreamProjection<Se
     public void Apply(IEvent<Unsubscribed> e, SessionSummary s) => Touch(s, e);
     public void Apply(IEvent<LeaseExpired> e, SessionSummary s) => Touch(s, e);
     public void Apply(IEvent<SubscriberDropped> e, SessionSummary s) => Touch(s, e);
+    public void Apply(IEvent<SubscriberDisconnected> e, SessionSummary s) => Touch(s, e);
     public void Apply(IEvent<SubscriptionAbandoned> e, SessionSummary s) => Touch(s, e);
     public void Apply(IEvent<HomeOpened> e, SessionSummary s) => Touch(s, e);
     public void Apply(IEvent<ContentUpdated> e, SessionSummary s) => Touch(s, e).Updates++;

@@ -83,6 +83,7 @@ public static class HubStore
         ["content_selected"] = typeof(ContentSelected),
         ["sync_error_raised"] = typeof(SyncErrorRaised),
         ["replay_started"] = typeof(ReplayStarted),
+        ["subscriber_disconnected"] = typeof(SubscriberDisconnected),
     };
 
     private static void MapEvents(StoreOptions opts)

@@ -20,6 +20,7 @@ public sealed partial class TopicSessionProjection : SingleStreamProjection<Topi
     public TopicSession Apply(Unsubscribed e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(LeaseExpired e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(SubscriberDropped e, TopicSession s) => TopicSession.Evolve(s, e);
+    public TopicSession Apply(SubscriberDisconnected e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(SubscriptionAbandoned e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(ContextOpened e, TopicSession s) => TopicSession.Evolve(s, e);
     public TopicSession Apply(ContextClosed e, TopicSession s) => TopicSession.Evolve(s, e);
