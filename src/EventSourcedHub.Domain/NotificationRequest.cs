@@ -38,6 +38,8 @@ public sealed record NotificationRequest(
                 return Rejection.Invalid("The body must be a JSON object with `timestamp`, `id` and `event`.");
             if (!TryNonEmptyString(root, "id", out var id))
                 return Rejection.Invalid("`id` is required and must be a non-empty string.");
+            if (HasControlCharacters(id))
+                return Rejection.Invalid("`id` must not contain control characters.");
             if (!TryNonEmptyString(root, "timestamp", out var timestamp))
                 return Rejection.Invalid("`timestamp` is required and must be a non-empty string.");
             if (!IsInstant(timestamp))
@@ -46,10 +48,14 @@ public sealed record NotificationRequest(
                 return Rejection.Invalid("`event` is required and must be an object.");
             if (!TryNonEmptyString(evt, "hub.topic", out var topic))
                 return Rejection.Invalid("`event.hub.topic` is required and must be a non-empty string.");
+            if (HasControlCharacters(topic))
+                return Rejection.Invalid("`event.hub.topic` must not contain control characters.");
             if (pathTopic is not null && pathTopic != topic)
                 return Rejection.Invalid($"The topic in the path ('{pathTopic}') differs from `event.hub.topic` ('{topic}').");
             if (!TryNonEmptyString(evt, "hub.event", out var eventName))
                 return Rejection.Invalid("`event.hub.event` is required and must be a non-empty string.");
+            if (HasControlCharacters(eventName))
+                return Rejection.Invalid("`event.hub.event` must not contain control characters.");
             if (eventName.Contains('*'))
                 return Rejection.Invalid("Wildcards are not event names (HUB-GEN-06).");
             if (!evt.TryGetProperty("context", out var context) || context.ValueKind != JsonValueKind.Array)
@@ -103,6 +109,9 @@ public sealed record NotificationRequest(
     /// <summary>A FHIR instant: date, time with seconds, and a zone (FHIRcast's `timestamp` is ISO 8601 UTC).</summary>
     private static bool IsInstant(string text) =>
         Instant.IsMatch(text) && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _);
+
+    /// <summary>Topics, ids and event names become keys and columns in the store, where control characters (NUL) cannot go.</summary>
+    public static bool HasControlCharacters(string text) => text.Any(char.IsControl);
 
     private static string? StringOrNull(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

@@ -18,7 +18,9 @@ public static class HubHost
 {
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
-    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="maintenance">A command (`rebuild`) rather than the hub: it leaves an already running embedded PostgreSQL
+    /// running (a hub may be using it) and does not run the async daemon beside one.</param>
+    public static async Task<WebApplication> BuildAsync(string[] args, Action<WebApplicationBuilder>? configure = null, bool maintenance = false)
     {
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
@@ -43,7 +45,7 @@ public static class HubHost
         }
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddHubStore(connectionString, hub.RunAsyncProjections);
+        builder.Services.AddHubStore(connectionString, hub.RunAsyncProjections && !maintenance);
         builder.Services.AddSingleton<ChannelRegistry>();
         builder.Services.AddSingleton<Distribution>();
         builder.Services.AddSingleton<TopicStream>();
@@ -61,7 +63,8 @@ public static class HubHost
 
         var app = builder.Build();
         // Stopped only after the server has drained its requests and every hosted service has stopped.
-        if (postgres is not null) app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
+        if (postgres is not null && !(maintenance && postgres.Adopted))
+            app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
         // Behind a TLS-terminating proxy on this machine, X-Forwarded-Proto makes the issued endpoints wss:// (HUB-GEN-01).
         app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost });
         app.UseExceptionHandler();

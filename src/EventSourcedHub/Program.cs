@@ -13,7 +13,7 @@ if (args is ["schema", ..])
 // `rebuild [hub options]` rebuilds every projection from the log on the configured (or embedded) database, then exits.
 if (args is ["rebuild", ..])
 {
-    await using var maintenance = await HubHost.BuildAsync([.. args[1..], "--urls", "http://127.0.0.1:0"]);
+    await using var maintenance = await HubHost.BuildAsync([.. args[1..], "--urls", "http://127.0.0.1:0"], maintenance: true);
     await maintenance.StartAsync();
     var snapshotInterval = maintenance.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HubOptions>>().Value.SnapshotInterval;
     await ProjectionRebuild.RunAsync(maintenance.Services.GetRequiredService<Marten.IDocumentStore>(), snapshotInterval, Console.Out, CancellationToken.None);

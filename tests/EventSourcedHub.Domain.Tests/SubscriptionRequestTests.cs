@@ -161,7 +161,17 @@ public class SubscriptionRequestTests
     [Fact]
     public void HUB_SUB_03_the_topic_is_kept_exactly_as_given_so_it_matches_event_requests()
     {
-        Assert.Equal("  Topic-A b \t", Subscribe(SubscribeForm(("hub.topic", "  Topic-A b \t"))).Topic);
+        Assert.Equal("  Topic-A b ", Subscribe(SubscribeForm(("hub.topic", "  Topic-A b "))).Topic);
+    }
+
+    [Theory]
+    [InlineData("hub.topic", "t\u0000")]
+    [InlineData("hub.topic", "t\tx")]
+    [InlineData("hub.events", "Patient-open\r\nX: 1")]
+    [InlineData("subscriber.name", "a\u001bb")]
+    public void control_characters_in_any_field_are_rejected_because_the_store_cannot_keep_them(string field, string value)
+    {
+        Assert.Equal(RejectionKind.Invalid, Rejected(SubscriptionRequest.Parse(SubscribeForm((field, value)))).Kind);
     }
 
     // ---- HUB-SUB-03 / HUB-SUB-04 / HUB-GEN-06: events -------------------------------------------------------

@@ -166,8 +166,15 @@ internal sealed class TopicDispatcher
         var missed = await query.Events.FetchStreamAsync(_topic, version: confirmedAt - 1, fromVersion: resumeAfter + 1, token: ct);
         foreach (var e in missed)
         {
-            if (e.Data is INotificationEvent n && subscription.Receives(n.EventName))
-                channel.Send(Encoding.UTF8.GetBytes(n.Notification), AwaitsAck(n.EventId, n.EventName, e.Version));
+            if (e.Data is not INotificationEvent n) continue;
+            // Waits for room in the subscriber's queue: a catch-up may be longer than the queue, and the app is reading.
+            if (subscription.Receives(n.EventName))
+                await channel.SendWhenRoomAsync(Encoding.UTF8.GetBytes(n.Notification), AwaitsAck(n.EventId, n.EventName, e.Version), ct);
+            if (n is ContextOpened { Derived: { Length: > 0 } derived } open && !subscription.Receives(open.EventName))
+            {
+                foreach (var d in derived.Where(d => subscription.Receives(d.EventName)))
+                    await channel.SendWhenRoomAsync(Encoding.UTF8.GetBytes(d.Notification), AwaitsAck(d.EventId, d.EventName, e.Version), ct);
+            }
         }
     }
 

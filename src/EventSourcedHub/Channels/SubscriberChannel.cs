@@ -71,6 +71,21 @@ public sealed class SubscriberChannel
 
     public void Send(string text) => Send(Encoding.UTF8.GetBytes(text));
 
+    /// <summary>Queues a frame, waiting up to a few seconds for room; a subscriber that takes no frame at all is cut off.</summary>
+    public async Task SendWhenRoomAsync(ReadOnlyMemory<byte> utf8, AwaitedAck? ack, CancellationToken ct)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct, _abort.Token);
+        patience.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _outbound.Writer.WriteAsync(new Frame(utf8, false, ack), patience.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            if (!ct.IsCancellationRequested && _hubEndReason is null) Abort("subscriber could not keep up with its catch-up");
+        }
+    }
+
     /// <summary>Ends the subscription from the hub's side: the denial is the last frame, then the socket closes with 1000 (HUB-WS-07).</summary>
     public void End(string denial, string reason)
     {

@@ -25,7 +25,7 @@ public static class FhircastConfiguration
         ["extensions"] = new Dictionary<string, object>
         {
             ["resume.after"] = "Subscription form field: the id of the last event received; the hub then sends the missed events instead of the current-context opens.",
-            ["eventsSince"] = "GET /api/sessions/{topic}/events?after={event id}",
+            ["eventsSince"] = "GET /api/sessions/{topic}/events?after={event id} or ?afterVersion={stream version}",
         },
     });
 }

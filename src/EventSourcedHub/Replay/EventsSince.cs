@@ -32,6 +32,8 @@ public static class EventsSince
             return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         if (query.TryGetValue("after", out var eventId))
         {
+            if (NotificationRequest.HasControlCharacters(eventId.ToString()))
+                return OperationOutcomes.Invalid("`after` must not contain control characters.");
             var accepted = await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(topic, eventId.ToString()), http.RequestAborted);
             if (accepted is null)
                 return OperationOutcomes.Invalid($"`after`: no event with id '{eventId}' was accepted on this topic.");

@@ -13,8 +13,9 @@ using Microsoft.Extensions.Options;
 namespace EventSourcedHub.Replay;
 
 /// <summary>
-/// A session's log as NDJSON, one recorded event per line (`version`, `recorded`, `type`, `data`): exported from one hub
-/// and imported into another. Types are the stable stored names (HubStore.EventTypes).
+/// A session's log as NDJSON, one recorded event per line (`topic`, `version`, `recorded`, `type`, `data`): exported from
+/// one hub and imported into another under the same topic (the stored notifications name it). Types are the stable stored
+/// names (HubStore.EventTypes).
 /// </summary>
 public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options)
 {
@@ -40,6 +41,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             {
                 var line = new JsonObject
                 {
+                    ["topic"] = topic,
                     ["version"] = e.Version,
                     ["recorded"] = e.Timestamp,
                     ["type"] = names[e.EventType],
@@ -72,13 +74,20 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
         {
             string? line;
             var number = 0;
-            while ((line = await reader.ReadLineAsync(http.RequestAborted)) is not null)
+            try
             {
-                number++;
-                if (line.Trim().Length == 0) continue;
-                var parsed = ParseLine(line, events.Count + 1, serializer);
-                if (parsed.IsRejected) return OperationOutcomes.Invalid($"Line {number}: {parsed.Rejection!.Message}");
-                events.Add(parsed.Value!);
+                while ((line = await reader.ReadLineAsync(http.RequestAborted)) is not null)
+                {
+                    number++;
+                    if (line.Trim().Length == 0) continue;
+                    var parsed = ParseLine(line, topic, events.Count + 1, serializer);
+                    if (parsed.IsRejected) return OperationOutcomes.Invalid($"Line {number}: {parsed.Rejection!.Message}");
+                    events.Add(parsed.Value!);
+                }
+            }
+            catch (DecoderFallbackException)
+            {
+                return OperationOutcomes.Invalid($"Line {number + 1}: not valid UTF-8.");
             }
         }
         if (events.Count == 0) return OperationOutcomes.Invalid("The body holds no events.");
@@ -103,7 +112,23 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
         return Results.Json(new { topic, events = events.Count }, statusCode: StatusCodes.Status201Created);
     }
 
-    private static Decision<object> ParseLine(string line, long expectedVersion, ISerializer serializer)
+    private static readonly System.Reflection.NullabilityInfoContext Nullability = new();
+
+    /// <summary>The first non-nullable member an imported event lacks (the store and every reader rely on them).</summary>
+    private static string? MissingMember(object e)
+    {
+        foreach (var property in e.GetType().GetProperties())
+        {
+            var value = property.GetValue(e);
+            var required = property.PropertyType.IsValueType
+                ? Nullable.GetUnderlyingType(property.PropertyType) is null && value is DateTimeOffset offset && offset == default
+                : Nullability.Create(property).ReadState == System.Reflection.NullabilityState.NotNull && value is null;
+            if (required) return char.ToLowerInvariant(property.Name[0]) + property.Name[1..];
+        }
+        return null;
+    }
+
+    private static Decision<object> ParseLine(string line, string topic, long expectedVersion, ISerializer serializer)
     {
         JsonObject? record;
         try
@@ -115,6 +140,8 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             return Rejection.Invalid($"not JSON ({e.Message}).");
         }
         if (record is null) return Rejection.Invalid("each line must be a JSON object.");
+        if (record["topic"] is not JsonValue from || !from.TryGetValue<string>(out var recordedTopic) || recordedTopic != topic)
+            return Rejection.Invalid($"`topic` must be '{topic}': a log is imported under the topic it was recorded in (use a replay to copy it to another topic).");
         if (record["version"] is not JsonValue v || !v.TryGetValue<long>(out var version) || version != expectedVersion)
             return Rejection.Invalid($"`version` must be {expectedVersion}: lines are the stream in order, from 1, without gaps.");
         if (record["type"] is not JsonValue t || !t.TryGetValue<string>(out var type) || !HubStore.EventTypes.TryGetValue(type, out var clrType))
@@ -123,7 +150,9 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
         try
         {
             using var stream = new MemoryStream(Encoding.UTF8.GetBytes(data.ToJsonString()));
-            return serializer.FromJson(clrType, stream);
+            var parsed = serializer.FromJson(clrType, stream);
+            if (MissingMember(parsed) is { } missing) return Rejection.Invalid($"`data.{missing}` is required for a {type} event.");
+            return parsed;
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
         {

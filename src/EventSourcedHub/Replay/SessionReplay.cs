@@ -21,6 +21,7 @@ public sealed class ReplayRun
     public required int Total { get; init; }
     public int Published;
     public int Rejected;
+    /// <summary>running, cancelling, completed, cancelled or failed.</summary>
     public string Status { get; set; } = "running";
     public DateTimeOffset Started { get; init; }
     public DateTimeOffset? Finished { get; set; }
@@ -104,6 +105,7 @@ public sealed class SessionReplay(IDocumentStore store, TopicStream topics, IOpt
     public IResult Cancel(string id)
     {
         if (!_runs.TryGetValue(id, out var run)) return OperationOutcomes.NotFound($"No replay '{id}' on this hub.");
+        if (run.Status == "running") run.Status = "cancelling";
         run.Cancellation.Cancel();
         return Results.Json(run.View(), statusCode: StatusCodes.Status202Accepted);
     }

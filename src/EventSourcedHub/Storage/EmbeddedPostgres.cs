@@ -37,8 +37,9 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     private readonly int _postmasterPid;
     private Task? _stopped;
 
-    private EmbeddedPostgres(string binDirectory, string pgData, bool asRoot, ILogger logger, int port, int postmasterPid)
+    private EmbeddedPostgres(string binDirectory, string pgData, bool asRoot, ILogger logger, int port, int postmasterPid, bool adopted)
     {
+        Adopted = adopted;
         _binDirectory = binDirectory;
         _pgData = pgData;
         _asRoot = asRoot;
@@ -48,6 +49,9 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>The server was already running (left by a killed hub, or serving a running one) and this instance took it over.</summary>
+    public bool Adopted { get; }
 
     public static async Task<EmbeddedPostgres> StartAsync(string dataDirectory, ILogger logger, CancellationToken ct)
     {
@@ -77,7 +81,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
             {
                 logger.LogInformation("Adopted the PostgreSQL server (pid {Pid}) already running on 127.0.0.1:{Port} for {PgData}",
                     running.Pid, running.Port, pgData);
-                return new EmbeddedPostgres(binDirectory, pgData, asRoot, logger, running.Port, running.Pid);
+                return new EmbeddedPostgres(binDirectory, pgData, asRoot, logger, running.Port, running.Pid, adopted: true);
             }
 
             var port = PickFreeLoopbackPort();
@@ -92,7 +96,7 @@ public sealed class EmbeddedPostgres : IAsyncDisposable
                 var pid = ReadPidFile(pgData)?.Pid
                     ?? throw new InvalidOperationException($"PostgreSQL started but wrote no postmaster.pid in {pgData}.");
                 logger.LogInformation("Started PostgreSQL (pid {Pid}) on 127.0.0.1:{Port} for {PgData}", pid, port, pgData);
-                return new EmbeddedPostgres(binDirectory, pgData, asRoot, logger, port, pid);
+                return new EmbeddedPostgres(binDirectory, pgData, asRoot, logger, port, pid, adopted: false);
             }
 
             var serverLog = ReadFrom(logFile, logOffset);
