@@ -453,6 +453,34 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_acceptednotification (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_acceptednotification_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditrecord (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    recorded            timestamp with time zone    NULL,
+    sequence            bigint                      NULL,
+    agent               varchar                     NULL,
+    subtype             varchar                     NULL,
+    outcome             varchar                     NULL,
+CONSTRAINT pkey_mt_doc_auditrecord_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_auditrecord_idx_topic ON fhircast.mt_doc_auditrecord USING btree (topic);
+
+CREATE INDEX mt_doc_auditrecord_idx_recorded ON fhircast.mt_doc_auditrecord USING btree (recorded);
+
+CREATE INDEX mt_doc_auditrecord_idx_sequence ON fhircast.mt_doc_auditrecord USING btree (sequence);
+
+CREATE INDEX mt_doc_auditrecord_idx_agent ON fhircast.mt_doc_auditrecord USING btree (agent);
+
+CREATE INDEX mt_doc_auditrecord_idx_subtype ON fhircast.mt_doc_auditrecord USING btree (subtype);
+
+CREATE INDEX mt_doc_auditrecord_idx_outcome ON fhircast.mt_doc_auditrecord USING btree (outcome);
+
+CREATE INDEX mt_doc_auditrecord_idx_data ON fhircast.mt_doc_auditrecord USING gin (data jsonb_path_ops);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_channelendpoint (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

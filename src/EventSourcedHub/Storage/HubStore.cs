@@ -36,6 +36,7 @@ public static class HubStore
         opts.Projections.Add<ChannelEndpointProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<AcceptedNotificationProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);
+        Audit.AuditStore.Configure(opts);
     }
 
     /// <summary>db/fhircast.sql of the repository around the current folder (`dotnet run` runs in the project folder).</summary>

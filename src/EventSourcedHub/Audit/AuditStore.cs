@@ -1,0 +1,21 @@
+using JasperFx.Events.Projections;
+using Marten;
+
+namespace EventSourcedHub.Audit;
+
+/// <summary>The audit store's part of the Marten setup: its inline projections and the columns it searches on.</summary>
+public static class AuditStore
+{
+    public static void Configure(StoreOptions opts)
+    {
+        opts.Projections.Add<AuditRecordProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<AuditRecord>()
+            .Duplicate(x => x.Topic)
+            .Duplicate(x => x.Recorded)
+            .Duplicate(x => x.Sequence)
+            .Duplicate(x => x.Agent)
+            .Duplicate(x => x.Subtype)
+            .Duplicate(x => x.Outcome)
+            .GinIndexJsonData();
+    }
+}
