@@ -461,7 +461,7 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditrecord (
     mt_dotnet_type      varchar                     NULL,
     topic               varchar                     NULL,
     recorded            timestamp with time zone    NULL,
-    sequence            bigint                      NULL,
+    stream_version      bigint                      NULL,
     agent               varchar                     NULL,
     subtype             varchar                     NULL,
     outcome             varchar                     NULL,
@@ -472,7 +472,7 @@ CREATE INDEX mt_doc_auditrecord_idx_topic ON fhircast.mt_doc_auditrecord USING b
 
 CREATE INDEX mt_doc_auditrecord_idx_recorded ON fhircast.mt_doc_auditrecord USING btree (recorded);
 
-CREATE INDEX mt_doc_auditrecord_idx_sequence ON fhircast.mt_doc_auditrecord USING btree (sequence);
+CREATE INDEX mt_doc_auditrecord_idx_stream_version ON fhircast.mt_doc_auditrecord USING btree (stream_version);
 
 CREATE INDEX mt_doc_auditrecord_idx_agent ON fhircast.mt_doc_auditrecord USING btree (agent);
 
@@ -499,6 +499,32 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_deadletterevent (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_deadletterevent_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_provenancerecord (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    recorded            timestamp with time zone    NULL,
+    stream_version      bigint                      NULL,
+    anchor              varchar                     NULL,
+    target              varchar                     NULL,
+    agent               varchar                     NULL,
+CONSTRAINT pkey_mt_doc_provenancerecord_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_provenancerecord_idx_topic ON fhircast.mt_doc_provenancerecord USING btree (topic);
+
+CREATE INDEX mt_doc_provenancerecord_idx_recorded ON fhircast.mt_doc_provenancerecord USING btree (recorded);
+
+CREATE INDEX mt_doc_provenancerecord_idx_stream_version ON fhircast.mt_doc_provenancerecord USING btree (stream_version);
+
+CREATE INDEX mt_doc_provenancerecord_idx_anchor ON fhircast.mt_doc_provenancerecord USING btree (anchor);
+
+CREATE INDEX mt_doc_provenancerecord_idx_target ON fhircast.mt_doc_provenancerecord USING btree (target);
+
+CREATE INDEX mt_doc_provenancerecord_idx_agent ON fhircast.mt_doc_provenancerecord USING btree (agent);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_topicsession (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

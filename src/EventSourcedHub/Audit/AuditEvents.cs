@@ -43,7 +43,6 @@ public static class AuditEvents
             Id = e.Id.ToString(),
             Topic = e.StreamKey!,
             StreamVersion = e.Version,
-            Sequence = e.Sequence,
             Recorded = recorded,
             EventType = e.EventTypeName,
             EventId = notification?.EventId,

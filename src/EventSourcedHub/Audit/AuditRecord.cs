@@ -10,7 +10,6 @@ public sealed class AuditRecord
     public string Id { get; set; } = "";
     public string Topic { get; set; } = "";
     public long StreamVersion { get; set; }
-    public long Sequence { get; set; }
 
     /// <summary>When the hub recorded the event (the event's timestamp, to the microsecond).</summary>
     public DateTimeOffset Recorded { get; set; }

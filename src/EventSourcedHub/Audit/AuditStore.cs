@@ -12,10 +12,18 @@ public static class AuditStore
         opts.Schema.For<AuditRecord>()
             .Duplicate(x => x.Topic)
             .Duplicate(x => x.Recorded)
-            .Duplicate(x => x.Sequence)
+            .Duplicate(x => x.StreamVersion)
             .Duplicate(x => x.Agent)
             .Duplicate(x => x.Subtype)
             .Duplicate(x => x.Outcome)
             .GinIndexJsonData();
+        opts.Projections.Add<ProvenanceProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<ProvenanceRecord>()
+            .Duplicate(x => x.Topic)
+            .Duplicate(x => x.Recorded)
+            .Duplicate(x => x.StreamVersion)
+            .Duplicate(x => x.Anchor)
+            .Duplicate(x => x.Target)
+            .Duplicate(x => x.Agent);
     }
 }

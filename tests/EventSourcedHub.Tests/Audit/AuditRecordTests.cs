@@ -40,4 +40,35 @@ public sealed class AuditRecordTests(HubFixture fixture) : IClassFixture<HubFixt
         while (await reader.ReadAsync()) stored.Add(reader.GetFieldValue<DateTimeOffset>(1));
         Assert.Equal(stored, records.Select(r => r.Recorded));
     }
+
+    [Fact]
+    public async Task each_content_change_has_one_provenance_create_for_new_resources_and_delete_for_deletes()
+    {
+        var topic = NewTopic();
+        await ReportingSession.RunAsync(fixture.Client, topic, "pat-audit-2");
+
+        await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        var provenances = await query.Query<ProvenanceRecord>().Where(p => p.Topic == topic).OrderBy(p => p.StreamVersion).ThenBy(p => p.Index).ToListAsync();
+        Assert.Equal(ReportingSession.ContentChanges, provenances.Count);
+        Assert.Equal(["Observation/obs-1 CREATE", "ImagingSelection/isel-1 CREATE", "Observation/obs-1 DELETE"],
+            provenances.Select(p => $"{p.Target} {p.Activity}"));
+        Assert.Equal([$"{topic}-update-1", $"{topic}-update-1", $"{topic}-update-2"], provenances.Select(p => p.EventId));
+        Assert.All(provenances, p => Assert.Equal("anonymous", p.Agent));
+    }
+
+    [Fact]
+    public async Task a_second_put_of_a_shared_resource_is_an_update_provenance()
+    {
+        var topic = NewTopic();
+        await fixture.Client.SubscribeAsync(topic, "UserLogout");
+        await fixture.Client.PublishAsync(ReportOpen(topic, "rpt-9"));
+        var v1 = (string)(await fixture.Client.GetContextAsync(topic))["context.versionId"]!;
+        await fixture.Client.PublishAsync(ReportUpdate(topic, "rpt-9", v1, [Put(ObservationResource("obs-9"), "Observation/obs-9")]));
+        var v2 = (string)(await fixture.Client.GetContextAsync(topic))["context.versionId"]!;
+        await fixture.Client.PublishAsync(ReportUpdate(topic, "rpt-9", v2, [Put(ObservationResource("obs-9", "final"), "Observation/obs-9")]));
+
+        await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        var provenances = await query.Query<ProvenanceRecord>().Where(p => p.Topic == topic).OrderBy(p => p.StreamVersion).ThenBy(p => p.Index).ToListAsync();
+        Assert.Equal(["CREATE", "UPDATE"], provenances.Select(p => p.Activity));
+    }
 }
