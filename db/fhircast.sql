@@ -481,6 +481,20 @@ CREATE INDEX mt_doc_auditrecord_idx_subtype ON fhircast.mt_doc_auditrecord USING
 CREATE INDEX mt_doc_auditrecord_idx_outcome ON fhircast.mt_doc_auditrecord USING btree (outcome);
 
 CREATE INDEX mt_doc_auditrecord_idx_data ON fhircast.mt_doc_auditrecord USING gin (data jsonb_path_ops);
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_chainlink (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    stream_version      bigint                      NULL,
+CONSTRAINT pkey_mt_doc_chainlink_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_chainlink_idx_topic ON fhircast.mt_doc_chainlink USING btree (topic);
+
+CREATE INDEX mt_doc_chainlink_idx_stream_version ON fhircast.mt_doc_chainlink USING btree (stream_version);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_channelendpoint (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

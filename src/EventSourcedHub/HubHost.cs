@@ -83,6 +83,7 @@ public static class HubHost
 
         app.MapGet("/api/hub/{topic}", (string topic, Marten.IQuerySession query, CancellationToken ct) => GetCurrentContext.HandleAsync(topic, query, ct));
         app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
+        Audit.AuditEndpoints.MapAudit(app);
     }
 
     /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get an OperationOutcome too.</summary>

@@ -17,6 +17,8 @@ public static class AuditStore
             .Duplicate(x => x.Subtype)
             .Duplicate(x => x.Outcome)
             .GinIndexJsonData();
+        opts.Projections.Add<ChainLinkProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<ChainLink>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
         opts.Projections.Add<ProvenanceProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<ProvenanceRecord>()
             .Duplicate(x => x.Topic)
