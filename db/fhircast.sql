@@ -453,6 +453,48 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_acceptednotification (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_acceptednotification_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditrecord (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    recorded            timestamp with time zone    NULL,
+    stream_version      bigint                      NULL,
+    agent               varchar                     NULL,
+    subtype             varchar                     NULL,
+    outcome             varchar                     NULL,
+CONSTRAINT pkey_mt_doc_auditrecord_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_auditrecord_idx_topic ON fhircast.mt_doc_auditrecord USING btree (topic);
+
+CREATE INDEX mt_doc_auditrecord_idx_recorded ON fhircast.mt_doc_auditrecord USING btree (recorded);
+
+CREATE INDEX mt_doc_auditrecord_idx_stream_version ON fhircast.mt_doc_auditrecord USING btree (stream_version);
+
+CREATE INDEX mt_doc_auditrecord_idx_agent ON fhircast.mt_doc_auditrecord USING btree (agent);
+
+CREATE INDEX mt_doc_auditrecord_idx_subtype ON fhircast.mt_doc_auditrecord USING btree (subtype);
+
+CREATE INDEX mt_doc_auditrecord_idx_outcome ON fhircast.mt_doc_auditrecord USING btree (outcome);
+
+CREATE INDEX mt_doc_auditrecord_idx_data ON fhircast.mt_doc_auditrecord USING gin (data jsonb_path_ops);
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_chainlink (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    stream_version      bigint                      NULL,
+CONSTRAINT pkey_mt_doc_chainlink_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_chainlink_idx_topic ON fhircast.mt_doc_chainlink USING btree (topic);
+
+CREATE INDEX mt_doc_chainlink_idx_stream_version ON fhircast.mt_doc_chainlink USING btree (stream_version);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_channelendpoint (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,
@@ -471,6 +513,32 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_deadletterevent (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_deadletterevent_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_provenancerecord (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    recorded            timestamp with time zone    NULL,
+    stream_version      bigint                      NULL,
+    anchor              varchar                     NULL,
+    target              varchar                     NULL,
+    agent               varchar                     NULL,
+CONSTRAINT pkey_mt_doc_provenancerecord_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_provenancerecord_idx_topic ON fhircast.mt_doc_provenancerecord USING btree (topic);
+
+CREATE INDEX mt_doc_provenancerecord_idx_recorded ON fhircast.mt_doc_provenancerecord USING btree (recorded);
+
+CREATE INDEX mt_doc_provenancerecord_idx_stream_version ON fhircast.mt_doc_provenancerecord USING btree (stream_version);
+
+CREATE INDEX mt_doc_provenancerecord_idx_anchor ON fhircast.mt_doc_provenancerecord USING btree (anchor);
+
+CREATE INDEX mt_doc_provenancerecord_idx_target ON fhircast.mt_doc_provenancerecord USING btree (target);
+
+CREATE INDEX mt_doc_provenancerecord_idx_agent ON fhircast.mt_doc_provenancerecord USING btree (agent);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_sessionsummary (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

@@ -101,6 +101,7 @@ public static class HubHost
         app.MapGet("/api/replays/{id}", (string id, SessionReplay replays) => replays.Get(id));
         app.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id));
         app.MapGet("/api/sessions/{topic}/context", (HttpContext http, string topic, Marten.IDocumentStore store) => ContextAsOf.HandleAsync(http, topic, store));
+        Audit.AuditEndpoints.MapAudit(app);
     }
 
     /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get an OperationOutcome too.</summary>

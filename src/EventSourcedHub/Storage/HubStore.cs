@@ -42,6 +42,7 @@ public static class HubStore
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);
         opts.Schema.For<TopicSessionSnapshot>().Duplicate(x => x.Topic).Duplicate(x => x.Version);
         opts.Schema.For<Replay.SessionSummary>().Index(x => x.Start).Index(x => x.End);
+        Audit.AuditStore.Configure(opts);
     }
 
     /// <summary>db/fhircast.sql of the repository around the current folder (`dotnet run` runs in the project folder).</summary>

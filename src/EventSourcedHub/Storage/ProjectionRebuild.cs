@@ -7,7 +7,8 @@ namespace EventSourcedHub.Storage;
 
 /// <summary>
 /// `dotnet run --project src/EventSourcedHub -- rebuild`: rebuilds every projection from the event log, e.g. after a
-/// projection's code changed or a document was damaged. The log is the record; the documents can always be rebuilt.
+/// projection's code changed or a document was damaged. The log is the record; the documents can always be rebuilt,
+/// except the hash chain, which exists to show whether the stored rows were edited.
 /// </summary>
 public static class ProjectionRebuild
 {
@@ -17,6 +18,9 @@ public static class ProjectionRebuild
         ("ChannelEndpoint", (d, ct) => d.RebuildProjectionAsync<ChannelEndpointProjection>(TimeSpan.FromMinutes(10), ct)),
         ("AcceptedNotification", (d, ct) => d.RebuildProjectionAsync<AcceptedNotificationProjection>(TimeSpan.FromMinutes(10), ct)),
         ("SessionSummary", (d, ct) => d.RebuildProjectionAsync<Replay.SessionSummaryProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("AuditRecord", (d, ct) => d.RebuildProjectionAsync<Audit.AuditRecordProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("Provenance", (d, ct) => d.RebuildProjectionAsync<Audit.ProvenanceProjection>(TimeSpan.FromMinutes(10), ct)),
+        // Never the hash chain: recomputing it from the stored rows would bless any edit made to them.
     ];
 
     public static async Task RunAsync(IDocumentStore store, int snapshotInterval, TextWriter progress, CancellationToken ct)

@@ -168,6 +168,6 @@ public sealed class ArchiveTests(HubFixture fixture) : IClassFixture<HubFixture>
         var progress = new StringWriter();
         await ProjectionRebuild.RunAsync(store, 200, progress, CancellationToken.None);
         Assert.Equal(before, await SnapshotAsync());
-        Assert.Contains("4/4", progress.ToString());
+        Assert.Contains("6/6", progress.ToString());
     }
 }

@@ -1,0 +1,31 @@
+using JasperFx.Events.Projections;
+using Marten;
+
+namespace EventSourcedHub.Audit;
+
+/// <summary>The audit store's part of the Marten setup: its inline projections and the columns it searches on.</summary>
+public static class AuditStore
+{
+    public static void Configure(StoreOptions opts)
+    {
+        opts.Projections.Add<AuditRecordProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<AuditRecord>()
+            .Duplicate(x => x.Topic)
+            .Duplicate(x => x.Recorded)
+            .Duplicate(x => x.StreamVersion)
+            .Duplicate(x => x.Agent)
+            .Duplicate(x => x.Subtype)
+            .Duplicate(x => x.Outcome)
+            .GinIndexJsonData();
+        opts.Projections.Add<ChainLinkProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<ChainLink>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
+        opts.Projections.Add<ProvenanceProjection>(ProjectionLifecycle.Inline);
+        opts.Schema.For<ProvenanceRecord>()
+            .Duplicate(x => x.Topic)
+            .Duplicate(x => x.Recorded)
+            .Duplicate(x => x.StreamVersion)
+            .Duplicate(x => x.Anchor)
+            .Duplicate(x => x.Target)
+            .Duplicate(x => x.Agent);
+    }
+}
