@@ -7,6 +7,7 @@ using EventSourcedHub.Fhir;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
 using EventSourcedHub.Replay;
+using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
 using EventSourcedHub.Subscriptions;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,12 @@ public static class HubHost
         builder.Services.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = hub.Limits.MaxRequestBodyBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = hub.Limits.MaxRequestBodyBytes);
+
+        var urls = (builder.Configuration["urls"] ?? DefaultUrl).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Concat(string.IsNullOrEmpty(builder.Configuration["http_ports"]) && string.IsNullOrEmpty(builder.Configuration["https_ports"]) ? [] : new[] { "http://0.0.0.0" });
+        HubAuthentication.RefuseOpenAnonymousHub(hub.Auth, urls);
+        builder.Services.AddHubAuthentication(hub.Auth);
+        builder.Services.AddSingleton<Access>();
 
         var connectionString = builder.Configuration.GetConnectionString("Hub");
         EmbeddedPostgres? postgres = null;
@@ -69,6 +76,15 @@ public static class HubHost
         app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost });
         app.UseExceptionHandler();
         app.UseStatusCodePages(BareStatusAsOperationOutcome);
+        if (hub.Auth.IsJwt)
+        {
+            app.UseAuthentication();
+            app.Use(async (http, next) =>
+            {
+                if (http.RequestServices.GetRequiredService<Access>().ForPath(http) is { } denied) await denied.ExecuteAsync(http);
+                else await next(http);
+            });
+        }
         app.UseWebSockets(new WebSocketOptions
         {
             KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
@@ -90,7 +106,8 @@ public static class HubHost
         app.MapPost("/api/hub/{topic}", (HttpContext http, string topic, PublishNotification publish) =>
             PublishOrUnsupported(http, publish, topic)).DisableAntiforgery();
 
-        app.MapGet("/api/hub/{topic}", (string topic, Marten.IQuerySession query, CancellationToken ct) => GetCurrentContext.HandleAsync(topic, query, ct));
+        app.MapGet("/api/hub/{topic}", (HttpContext http, string topic, Marten.IQuerySession query, Access access, CancellationToken ct) =>
+            GetCurrentContext.HandleAsync(http, topic, query, access, ct));
         app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
 
         app.MapGet("/api/sessions/{topic}/events", (HttpContext http, string topic, Marten.IDocumentStore store) => EventsSince.HandleAsync(http, topic, store));

@@ -49,6 +49,8 @@ public sealed class HubOptions
 
     public HubLimits Limits { get; set; } = new();
 
+    public Security.HubAuthOptions Auth { get; set; } = new();
+
     public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds);
 
     public Domain.ContentPolicy ContentPolicy() => new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents);

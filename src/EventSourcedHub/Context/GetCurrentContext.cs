@@ -7,8 +7,9 @@ namespace EventSourcedHub.Context;
 /// <summary>`GET {hub}/{topic}` (HUB-GCC-*): one read of the topic's inline-projected session.</summary>
 public static class GetCurrentContext
 {
-    public static async Task<IResult> HandleAsync(string topic, IQuerySession query, CancellationToken ct)
+    public static async Task<IResult> HandleAsync(HttpContext http, string topic, IQuerySession query, Security.Access access, CancellationToken ct)
     {
+        if (access.ReadSession(http, topic) is { } denied) return denied;
         var session = await query.LoadAsync<TopicSession>(topic, ct);
         if (session is null)
             return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");

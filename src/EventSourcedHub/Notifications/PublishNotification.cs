@@ -2,6 +2,7 @@ using System.Text;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Storage;
+using EventSourcedHub.Security;
 using Marten;
 using Microsoft.Extensions.Options;
 
@@ -11,12 +12,13 @@ namespace EventSourcedHub.Notifications;
 /// An event request: `POST {hub}` or `POST {hub}/{topic}` with a JSON body (HUB-EVT-*). The 202 is sent only after the
 /// event is committed to the topic's stream, so an acknowledged event is never lost.
 /// </summary>
-public sealed class PublishNotification(TopicStream topics, IOptions<HubOptions> options)
+public sealed class PublishNotification(TopicStream topics, Access access, IOptions<HubOptions> options)
 {
     private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public async Task<IResult> HandleAsync(HttpContext http, string? pathTopic)
     {
+        if (access.Authenticate(http, plainText: false) is { } unauthenticated) return unauthenticated;
         string body;
         try
         {
@@ -31,6 +33,7 @@ public sealed class PublishNotification(TopicStream topics, IOptions<HubOptions>
         var request = NotificationRequest.Parse(body, pathTopic);
         if (request.IsRejected) return OperationOutcomes.For(request.Rejection!);
         var notification = request.Value!;
+        if (access.Publish(http, notification.Topic, notification.EventName.Value) is { } denied) return denied;
 
         var policy = options.Value.ContentPolicy();
         var partial = false;

@@ -40,7 +40,7 @@ public sealed class ReplayRun
 /// event named in each new event's metadata (rulings.md 18). Pacing follows the recorded times divided by `speed`
 /// (0 = as fast as possible). Runs are kept in memory: they end with the process.
 /// </summary>
-public sealed class SessionReplay(IDocumentStore store, TopicStream topics, IOptions<HubOptions> options, TimeProvider clock, ILogger<SessionReplay> logger)
+public sealed class SessionReplay(IDocumentStore store, TopicStream topics, Security.Access access, IOptions<HubOptions> options, TimeProvider clock, ILogger<SessionReplay> logger)
 {
     private readonly ConcurrentDictionary<string, ReplayRun> _runs = new();
 
@@ -65,6 +65,7 @@ public sealed class SessionReplay(IDocumentStore store, TopicStream topics, IOpt
                 return OperationOutcomes.Invalid("`targetTopic` is required: the topic to replay into.");
             var target = t.GetString()!;
             if (target == sourceTopic) return OperationOutcomes.Invalid("`targetTopic` must differ from the recorded topic.");
+            if (access.ReplayInto(http, target) is { } denied) return denied;
             var speed = 1.0;
             if (root.TryGetProperty("speed", out var s) && (s.ValueKind != JsonValueKind.Number || !s.TryGetDouble(out speed) || speed < 0 || speed > 1000))
                 return OperationOutcomes.Invalid("`speed` must be a number from 0 (as fast as possible) to 1000; 1.0 is the original pacing.");

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
+using EventSourcedHub.Security;
 using Marten;
 using EventSourcedHub.Storage;
 using Microsoft.Extensions.Options;
@@ -9,17 +10,30 @@ using Microsoft.Extensions.Options;
 namespace EventSourcedHub.Subscriptions;
 
 /// <summary>Subscribe and unsubscribe: form POSTs to `{hub}` (HUB-SUB-*, HUB-UNS-*). Errors are 400 text/plain.</summary>
-public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions> options, TimeProvider clock)
+public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOptions<HubOptions> options, TimeProvider clock)
 {
     public async Task<IResult> HandleAsync(HttpContext http)
     {
+        if (access.Authenticate(http, plainText: true) is { } unauthenticated) return unauthenticated;
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var fields = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var parsed = SubscriptionRequest.Parse(fields);
         if (parsed.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
+        if (access.Subscription(http, parsed.Value!.Topic) is { } denied) return denied;
 
         var now = clock.GetUtcNow();
         var policy = options.Value.SubscriptionPolicy();
+        if (parsed.Value is SubscribeRequest requested && options.Value.Auth.IsJwt)
+        {
+            // Grant only what the token may read (HUB-AUTH-03, AMB-25); the lease never outlives the token (HUB-SUB-10).
+            var caller = access.Caller(http);
+            var granted = caller.Scopes.Readable(requested.Events);
+            if (granted.Length == 0)
+                return Access.Forbidden(http, true, "The token's `fhircast/<event>.read` scopes cover none of the requested events.");
+            parsed = requested with { Events = granted, SubscriberName = requested.SubscriberName ?? (requested.EndpointId is null ? caller.ClientId : null) };
+            if (caller.ExpiresAt is { } expires)
+                policy = policy with { MaxLeaseSeconds = (int)Math.Clamp((expires - now).TotalSeconds, 1, policy.MaxLeaseSeconds) };
+        }
         var appended = parsed.Value switch
         {
             SubscribeRequest subscribe => await topics.AppendAsync(subscribe.Topic, async (state, session, ct) =>

@@ -36,6 +36,8 @@ public sealed class TestHub : IAsyncDisposable
             ["ConnectionStrings:Hub"] = connectionString,
             ["urls"] = "http://127.0.0.1:0",
             ["Hub:ExpiryCheckMilliseconds"] = "100",
+            // Most tests read without acknowledging; tests of the ack time-out set their own.
+            ["Hub:AckTimeoutSeconds"] = "60",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) config[key] = value;
 
