@@ -8,6 +8,7 @@ public sealed record Rejection(RejectionKind Kind, string Message)
     public static Rejection Conflict(string message) => new(RejectionKind.Conflict, message);
     public static Rejection NotFound(string message) => new(RejectionKind.NotFound, message);
     public static Rejection TooLarge(string message) => new(RejectionKind.TooLarge, message);
+    public static Rejection Forbidden(string message) => new(RejectionKind.Forbidden, message);
 }
 
 public enum RejectionKind
@@ -22,4 +23,6 @@ public enum RejectionKind
     NotFound,
     /// <summary>More than this hub accepts in one request (413, HUB-CS-14).</summary>
     TooLarge,
+    /// <summary>Refused by the hub's policy, e.g. a limit on live subscriptions (403, HUB-SUB-09).</summary>
+    Forbidden,
 }

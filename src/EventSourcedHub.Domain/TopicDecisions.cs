@@ -1,7 +1,7 @@
 namespace EventSourcedHub.Domain;
 
 /// <summary>The hub's tunables that the decisions depend on (rulings.md 15).</summary>
-public sealed record SubscriptionPolicy(int DefaultLeaseSeconds, int MaxLeaseSeconds, int UnconnectedSubscriptionSeconds)
+public sealed record SubscriptionPolicy(int DefaultLeaseSeconds, int MaxLeaseSeconds, int UnconnectedSubscriptionSeconds, int MaxSubscriptionsPerTopic = 1000)
 {
     public static readonly SubscriptionPolicy Default = new(7200, 86400, 60);
 
@@ -33,6 +33,8 @@ public static class TopicDecisions
             return Rejection.Invalid($"`resume.after`: no event with id '{request.ResumeAfter}' was accepted on this topic.");
         if (request.EndpointId is null)
         {
+            if (state is not null && state.Subscriptions.Count >= policy.MaxSubscriptionsPerTopic)
+                return Rejection.Forbidden($"This topic already has {state.Subscriptions.Count} live subscriptions, the most this hub allows (Hub:Limits:MaxSubscriptionsPerTopic).");
             return new object[]
             {
                 new Subscribed(newEndpointId, request.SubscriberName ?? SubscriptionRequest.DefaultSubscriberName, request.Events, lease, now, resumeAfterVersion),

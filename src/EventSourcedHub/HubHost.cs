@@ -39,6 +39,7 @@ public static class HubHost
         HubAuthentication.RefuseOpenAnonymousHub(hub.Auth, urls);
         builder.Services.AddHubAuthentication(hub.Auth);
         builder.Services.AddSingleton<Access>();
+        builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
 
         var connectionString = builder.Configuration.GetConnectionString("Hub");
         EmbeddedPostgres? postgres = null;
@@ -85,6 +86,7 @@ public static class HubHost
                 else await next(http);
             });
         }
+        app.UseRateLimiter();
         app.UseWebSockets(new WebSocketOptions
         {
             KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),

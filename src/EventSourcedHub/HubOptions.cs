@@ -51,7 +51,7 @@ public sealed class HubOptions
 
     public Security.HubAuthOptions Auth { get; set; } = new();
 
-    public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds);
+    public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds, Limits.MaxSubscriptionsPerTopic);
 
     public Domain.ContentPolicy ContentPolicy() => new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents);
 }
@@ -66,6 +66,18 @@ public sealed class HubLimits
 
     /// <summary>Largest session log accepted by `POST /api/sessions/{topic}/import`.</summary>
     public long MaxImportBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Live subscriptions one topic may have; one more is refused with 403 (HUB-SUB-09).</summary>
+    public int MaxSubscriptionsPerTopic { get; set; } = 1000;
+
+    /// <summary>Entries in one event's `context`; more is 413.</summary>
+    public int MaxContextEntries { get; set; } = 100;
+
+    /// <summary>
+    /// Requests per second one client (its token's client id, else its address) may make, with bursts up to twice that;
+    /// beyond, 429 with Retry-After. High enough for the benchmark loads (8 publishers from one address).
+    /// </summary>
+    public int RequestsPerSecondPerClient { get; set; } = 2000;
 
     /// <summary>Entries in one update bundle; more is 413 (HUB-CS-14).</summary>
     public int MaxBundleEntries { get; set; } = 1000;

@@ -19,6 +19,9 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
             .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
+        RuleFor(o => o.Limits.MaxSubscriptionsPerTopic).GreaterThan(0).WithName("Hub:Limits:MaxSubscriptionsPerTopic");
+        RuleFor(o => o.Limits.MaxContextEntries).GreaterThan(0).WithName("Hub:Limits:MaxContextEntries");
+        RuleFor(o => o.Limits.RequestsPerSecondPerClient).GreaterThan(0).WithName("Hub:Limits:RequestsPerSecondPerClient");
         RuleFor(o => o.Limits.MaxImportBytes).GreaterThan(0).WithName("Hub:Limits:MaxImportBytes");
         RuleFor(o => o.Limits.MaxBundleEntries).GreaterThan(0).WithName("Hub:Limits:MaxBundleEntries");
         RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).WithName("Hub:Limits:MaxRequestBodyBytes");

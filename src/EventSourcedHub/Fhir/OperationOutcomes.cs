@@ -34,6 +34,7 @@ public static class OperationOutcomes
         RejectionKind.Conflict => Conflict(rejection.Message),
         RejectionKind.NotFound => NotFound(rejection.Message),
         RejectionKind.TooLarge => Result(StatusCodes.Status413PayloadTooLarge, OperationOutcome.IssueType.TooLong, rejection.Message),
+        RejectionKind.Forbidden => Result(StatusCodes.Status403Forbidden, OperationOutcome.IssueType.Forbidden, rejection.Message),
         _ => throw new ArgumentOutOfRangeException(nameof(rejection)),
     };
 }

@@ -33,6 +33,8 @@ public sealed class PublishNotification(TopicStream topics, Access access, IOpti
         var request = NotificationRequest.Parse(body, pathTopic);
         if (request.IsRejected) return OperationOutcomes.For(request.Rejection!);
         var notification = request.Value!;
+        if (notification.Context.Count > options.Value.Limits.MaxContextEntries)
+            return OperationOutcomes.For(Rejection.TooLarge($"The event has {notification.Context.Count} context entries; this hub accepts at most {options.Value.Limits.MaxContextEntries}."));
         if (access.Publish(http, notification.Topic, notification.EventName.Value) is { } denied) return denied;
 
         var policy = options.Value.ContentPolicy();

@@ -88,16 +88,21 @@ public sealed class Access(IOptions<HubOptions> options)
         var segments = http.Request.Path.Value?.Trim('/').Split('/') ?? [];
         return segments switch
         {
-            ["fhir", "AuditEvent", ..] => ReadAudit(http),
-            ["fhir", "Provenance", ..] => ReadAudit(http, "Provenance"),
-            ["api", "sessions"] or ["api", "replays", ..] => ReadAudit(http),
+            ["fhir", "AuditEvent", ..] => ReadAudit(http) ?? Unbound(http),
+            ["fhir", "Provenance", ..] => ReadAudit(http, "Provenance") ?? Unbound(http),
+            ["api", "sessions"] or ["api", "replays", ..] => ReadAudit(http) ?? Unbound(http),
             ["api", "sessions", var topic, "audit" or "timeline" or "verify" or "export"] => ReadAudit(http) ?? Bound(http, Uri.UnescapeDataString(topic), false),
             ["api", "sessions", var topic, "events" or "context"] => ReadSession(http, Uri.UnescapeDataString(topic)),
-            ["api", "sessions", _, "import"] => WriteSystem(http),
-            ["api", "sessions", _, "replay"] => ReadAudit(http),
+            ["api", "sessions", _, "import"] => WriteSystem(http) ?? Unbound(http),
+            ["api", "sessions", var source, "replay"] => ReadAudit(http) ?? Bound(http, Uri.UnescapeDataString(source), false),
             _ => null,
         };
     }
+
+    /// <summary>Searches across sessions are for tokens that are not bound to one topic.</summary>
+    private IResult? Unbound(HttpContext http) => Caller(http).BoundTopic is null
+        ? null
+        : Forbidden(http, false, "A token bound to one topic (`hub.topic` claim) can read only that session, under /api/sessions/{topic}/.");
 
     public IResult? Authenticate(HttpContext http, bool plainText)
     {

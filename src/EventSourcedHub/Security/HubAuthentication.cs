@@ -24,6 +24,8 @@ public static class HubAuthentication
         if (string.IsNullOrWhiteSpace(auth.SigningKeyPath) == string.IsNullOrWhiteSpace(auth.Authority))
             throw new InvalidOperationException("Hub:Auth:Mode=Jwt needs exactly one of Hub:Auth:SigningKeyPath (a PEM public key) or Hub:Auth:Authority (OpenID Connect).");
 
+        // Read the key now: a missing or unreadable key file must stop the start, not fail the first request.
+        var signingKey = auth.SigningKeyPath is { Length: > 0 } keyPath ? LoadPublicKey(keyPath) : null;
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
         {
             options.MapInboundClaims = false;
@@ -39,9 +41,9 @@ public static class HubAuthentication
                 ValidAlgorithms = Algorithms,
                 ClockSkew = TimeSpan.FromSeconds(30),
             };
-            if (auth.SigningKeyPath is { Length: > 0 } path)
+            if (signingKey is not null)
             {
-                options.TokenValidationParameters.IssuerSigningKey = LoadPublicKey(path);
+                options.TokenValidationParameters.IssuerSigningKey = signingKey;
             }
             else
             {
@@ -55,10 +57,18 @@ public static class HubAuthentication
 
     private static SecurityKey LoadPublicKey(string path)
     {
+        if (!File.Exists(path)) throw new InvalidOperationException($"Hub:Auth:SigningKeyPath: no file at '{path}'.");
         var pem = File.ReadAllText(path);
         if (TryEc(pem) is { } ec) return new ECDsaSecurityKey(ec);
         var rsa = RSA.Create();
-        rsa.ImportFromPem(pem);
+        try
+        {
+            rsa.ImportFromPem(pem);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidOperationException($"Hub:Auth:SigningKeyPath: '{path}' holds no PEM RSA or EC public key ({e.Message}).", e);
+        }
         return new RsaSecurityKey(rsa);
     }
 

@@ -47,7 +47,11 @@ public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOpt
                 (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted),
             _ => throw new InvalidOperationException("Unknown subscription request."),
         };
-        if (appended.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, appended.Rejection!.Message);
+        if (appended.IsRejected)
+        {
+            var status = appended.Rejection!.Kind == RejectionKind.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
+            return PlainText.Error(status, appended.Rejection.Message);
+        }
 
         var endpointId = appended.Value!.Events.OfType<ISubscriptionEvent>().Single().EndpointId;
         return Results.Json(new Dictionary<string, string> { ["hub.channel.endpoint"] = EndpointUrl(http.Request, endpointId) },

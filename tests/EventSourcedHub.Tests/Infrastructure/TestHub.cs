@@ -38,6 +38,8 @@ public sealed class TestHub : IAsyncDisposable
             ["Hub:ExpiryCheckMilliseconds"] = "100",
             // Most tests read without acknowledging; tests of the ack time-out set their own.
             ["Hub:AckTimeoutSeconds"] = "60",
+            // Every test client shares one address; tests of the rate limit set their own.
+            ["Hub:Limits:RequestsPerSecondPerClient"] = "100000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) config[key] = value;
 

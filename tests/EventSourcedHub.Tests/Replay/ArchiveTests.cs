@@ -103,6 +103,16 @@ public sealed class ArchiveTests(HubFixture fixture) : IClassFixture<HubFixture>
         await HubClient.AssertOperationOutcome(sameTopic, HttpStatusCode.Conflict, "conflict");
     }
 
+    [Fact]
+    public async Task importing_a_log_whose_endpoints_this_hub_already_issued_is_409()
+    {
+        var topic = await RecordSessionAsync(_hub);
+        var copy = NewTopic();
+        var lines = (await ExportAsync(_hub, topic)).Select(l => l.Replace($"\"topic\":\"{topic}\"", $"\"topic\":\"{copy}\""));
+        using var response = await ImportAsync(_hub, copy, string.Join("\n", lines));
+        await HubClient.AssertOperationOutcome(response, HttpStatusCode.Conflict, "conflict");
+    }
+
     public static TheoryData<string, string> BadLogs() => new()
     {
         { "empty", "" },

@@ -138,6 +138,20 @@ public sealed class AuthorizationTests : IAsyncLifetime
         await HubClient.AssertOperationOutcome(historyElsewhere, HttpStatusCode.Forbidden, "forbidden");
     }
 
+    [Theory]
+    [InlineData("/fhir/AuditEvent")]
+    [InlineData("/fhir/Provenance")]
+    [InlineData("/api/sessions")]
+    public async Task a_topic_bound_token_cannot_search_across_sessions(string path)
+    {
+        var topic = await SessionAsync();
+        Use(_issuer.Token("system/AuditEvent.read system/Provenance.read", topic: topic));
+        using var response = await _hub.Http.GetAsync(path);
+        await HubClient.AssertOperationOutcome(response, HttpStatusCode.Forbidden, "forbidden");
+        using var own = await _hub.Http.GetAsync($"/api/sessions/{topic}/audit");
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+    }
+
     [Fact]
     public async Task HUB_SUB_10_the_lease_never_outlives_the_token()
     {
@@ -198,6 +212,17 @@ public sealed class AuthorizationTests : IAsyncLifetime
 
 public sealed class SafeDefaultTests
 {
+    [Fact]
+    public async Task a_missing_signing_key_file_stops_the_start_with_a_clear_message()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestHub.StartAsync(new Dictionary<string, string?>
+        {
+            ["Hub:Auth:Mode"] = "Jwt", ["Hub:Auth:Issuer"] = "https://idp.test.invalid", ["Hub:Auth:Audience"] = "hub",
+            ["Hub:Auth:SigningKeyPath"] = "/nonexistent/key.pem",
+        }));
+        Assert.Contains("Hub:Auth:SigningKeyPath", error.Message);
+    }
+
     [Fact]
     public async Task a_hub_without_authentication_refuses_to_listen_beyond_loopback()
     {
