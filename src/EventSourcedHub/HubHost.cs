@@ -55,6 +55,9 @@ public static class HubHost
         builder.Services.AddSingleton<SyncErrorReporter>();
         builder.Services.AddSingleton<SessionArchive>();
         builder.Services.AddSingleton<SessionReplay>();
+        // Registered before the other hosted services so that it stops after them and drains its queue last.
+        builder.Services.AddSingleton<Audit.AuditWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditWriter>());
         builder.Services.AddHostedService<SubscriptionExpiry>();
         builder.Services.AddHostedService<AckWatch>();
         builder.Services.AddHostedService<Heartbeat>();
@@ -90,7 +93,8 @@ public static class HubHost
         app.MapPost("/api/hub/{topic}", (HttpContext http, string topic, PublishNotification publish) =>
             PublishOrUnsupported(http, publish, topic)).DisableAntiforgery();
 
-        app.MapGet("/api/hub/{topic}", (string topic, Marten.IQuerySession query, CancellationToken ct) => GetCurrentContext.HandleAsync(topic, query, ct));
+        app.MapGet("/api/hub/{topic}", (HttpContext http, string topic, Marten.IQuerySession query, Audit.AuditWriter audit) =>
+            GetCurrentContext.HandleAsync(http, topic, query, audit));
         app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
 
         app.MapGet("/api/sessions/{topic}/events", (HttpContext http, string topic, Marten.IDocumentStore store) => EventsSince.HandleAsync(http, topic, store));

@@ -47,6 +47,9 @@ public sealed class HubOptions
     /// <summary>Send implied `T-open` events to subscribers of lesser events (HUB-CTX-09, AMB-22).</summary>
     public bool DeriveOpenEvents { get; set; } = true;
 
+    /// <summary>Record a delivery receipt (sent, ack status and latency, or time-out) per notification and subscriber (docs/audit.md).</summary>
+    public bool DeliveryReceipts { get; set; } = true;
+
     public HubLimits Limits { get; set; } = new();
 
     public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds);

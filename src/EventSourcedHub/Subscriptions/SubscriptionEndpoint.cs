@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
@@ -9,14 +10,14 @@ using Microsoft.Extensions.Options;
 namespace EventSourcedHub.Subscriptions;
 
 /// <summary>Subscribe and unsubscribe: form POSTs to `{hub}` (HUB-SUB-*, HUB-UNS-*). Errors are 400 text/plain.</summary>
-public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions> options, TimeProvider clock)
+public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions> options, TimeProvider clock, AuditWriter audit)
 {
     public async Task<IResult> HandleAsync(HttpContext http)
     {
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var fields = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var parsed = SubscriptionRequest.Parse(fields);
-        if (parsed.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
+        if (parsed.IsRejected) return Rejected(http, fields, parsed.Rejection!.Message);
 
         var now = clock.GetUtcNow();
         var policy = options.Value.SubscriptionPolicy();
@@ -33,11 +34,24 @@ public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions
                 (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted),
             _ => throw new InvalidOperationException("Unknown subscription request."),
         };
-        if (appended.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, appended.Rejection!.Message);
+        if (appended.IsRejected) return Rejected(http, fields, appended.Rejection!.Message);
 
         var endpointId = appended.Value!.Events.OfType<ISubscriptionEvent>().Single().EndpointId;
         return Results.Json(new Dictionary<string, string> { ["hub.channel.endpoint"] = EndpointUrl(http.Request, endpointId) },
             statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>Every 400 is audited off the topic's stream, so it neither makes a topic known nor moves its version (rulings.md 11).</summary>
+    private IResult Rejected(HttpContext http, List<KeyValuePair<string, string>> fields, string reason)
+    {
+        string? Field(string name) => fields.FirstOrDefault(f => f.Key == name).Value;
+        var mode = Field("hub.mode");
+        var subtype = mode is "subscribe" or "unsubscribe" ? $"rejected-{mode}" : "rejected-subscription-request";
+        var topic = Field("hub.topic");
+        audit.Write(OffStreamAudit.RejectedRequest(http, StatusCodes.Status400BadRequest, subtype, reason, string.IsNullOrEmpty(topic) ? null : topic,
+            Field("subscriber.name"), mode == "unsubscribe" ? Hl7.Fhir.Model.AuditEvent.AuditEventAction.D : Hl7.Fhir.Model.AuditEvent.AuditEventAction.C,
+            at: clock.GetUtcNow()));
+        return PlainText.Error(StatusCodes.Status400BadRequest, reason);
     }
 
     /// <summary>160 random bits from a CSPRNG: unguessable, never derived from the topic, never reused (HUB-SUB-08, HUB-WS-13).</summary>
