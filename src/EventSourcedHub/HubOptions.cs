@@ -50,6 +50,9 @@ public sealed class HubOptions
     /// <summary>Record a delivery receipt (sent, ack status and latency, or time-out) per notification and subscriber (docs/audit.md).</summary>
     public bool DeliveryReceipts { get; set; } = true;
 
+    /// <summary>How long the audit writer gathers receipts, rejected and read audits before one commit (durability window).</summary>
+    public int AuditBatchMilliseconds { get; set; } = 200;
+
     public HubLimits Limits { get; set; } = new();
 
     public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds);

@@ -1,18 +1,21 @@
 using System.Threading.Channels;
 using Marten;
+using Microsoft.Extensions.Options;
 
 namespace EventSourcedHub.Audit;
 
 /// <summary>
 /// Stores the audit documents that are not topic-stream events (rulings.md 11 and 12): delivery receipts, rejected
-/// requests and read audits. Callers only queue; a background loop stores what arrived within <see cref="BatchWindow"/>
-/// (at most <see cref="MaxBatch"/> per transaction), so a queued document is durable within about a second. On
-/// shutdown the queue is drained before the store goes away.
+/// requests and read audits. Callers only queue; a background loop stores what arrived within the batch window
+/// (`Hub:AuditBatchMilliseconds`, 200 ms; at most <see cref="MaxBatch"/> per transaction), so a queued document is
+/// durable within about a second. On shutdown the queue is drained at once, before the store goes away.
 /// </summary>
-public sealed class AuditWriter(IDocumentStore store, ILogger<AuditWriter> logger) : IHostedService
+public sealed class AuditWriter(IDocumentStore store, IOptions<HubOptions> options, ILogger<AuditWriter> logger) : IHostedService
 {
-    public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(200);
     public const int MaxBatch = 500;
+
+    private readonly TimeSpan _window = TimeSpan.FromMilliseconds(options.Value.AuditBatchMilliseconds);
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions());
     private Task _loop = Task.CompletedTask;
@@ -32,6 +35,7 @@ public sealed class AuditWriter(IDocumentStore store, ILogger<AuditWriter> logge
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping.TrySetResult();
         _queue.Writer.TryComplete();
         await _loop.WaitAsync(cancellationToken);
     }
@@ -42,8 +46,8 @@ public sealed class AuditWriter(IDocumentStore store, ILogger<AuditWriter> logge
         while (await reader.WaitToReadAsync())
         {
             // Gather for one window unless a full batch is already waiting or shutdown is draining.
-            if (reader.Count < MaxBatch && !reader.Completion.IsCompleted)
-                await Task.WhenAny(Task.Delay(BatchWindow), reader.Completion);
+            if (reader.Count < MaxBatch && !_stopping.Task.IsCompleted)
+                await Task.WhenAny(Task.Delay(_window), _stopping.Task);
             while (reader.Count > 0)
             {
                 var batch = new List<object>(Math.Min(reader.Count, MaxBatch));

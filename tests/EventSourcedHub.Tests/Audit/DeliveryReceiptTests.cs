@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using EventSourcedHub.Audit;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using EventSourcedHub.Tests.Infrastructure;
 using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 
@@ -70,6 +73,26 @@ public sealed class DeliveryReceiptTests
         var entry = await NotificationEntryAsync(hub, topic, "open-off", d => d.Count > 0);
         Assert.NotNull(entry);
         Assert.Empty(entry["deliveries"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task a_graceful_shutdown_stores_what_is_still_queued()
+    {
+        // A batch window far longer than the shutdown: only the drain on shutdown can store them in time.
+        var testHub = await TestHub.StartAsync(new Dictionary<string, string?> { ["Hub:AuditBatchMilliseconds"] = "60000" });
+        var stopped = System.Diagnostics.Stopwatch.StartNew();
+        var topic = NewTopic();
+        var writer = testHub.Services.GetRequiredService<AuditWriter>();
+        for (var i = 0; i < 3; i++)
+            writer.Write(new DeliveryReceipt { Id = Guid.NewGuid().ToString(), Topic = topic, StreamVersion = i + 1, EventId = $"e{i}", EventName = "Patient-open", SentAt = DateTimeOffset.UtcNow });
+        await testHub.DisposeAsync();
+        Assert.True(stopped.Elapsed < TimeSpan.FromSeconds(30), "shutdown waited for the batch window");
+
+        await using var connection = new NpgsqlConnection(testHub.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select count(*) from fhircast.mt_doc_deliveryreceipt where topic = @topic", connection);
+        command.Parameters.AddWithValue("topic", topic);
+        Assert.Equal(3L, (long)(await command.ExecuteScalarAsync())!);
     }
 
     [Fact]
