@@ -130,9 +130,9 @@ public static class HubHost
     {
         var mediaType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         if (mediaType is "application/json" or "application/fhir+json") return publish.HandleAsync(http, pathTopic);
-        return Task.FromResult(http.Request.HasFormContentType
+        return Task.FromResult(publish.Audited(http, pathTopic, StatusCodes.Status415UnsupportedMediaType, $"unsupported media type '{mediaType}'", http.Request.HasFormContentType
             ? PlainText.Error(StatusCodes.Status415UnsupportedMediaType, "Subscription requests go to the hub URL itself, as application/x-www-form-urlencoded.")
             : OperationOutcomes.Result(StatusCodes.Status415UnsupportedMediaType, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
-                "Send events as application/json or application/fhir+json; subscriptions as application/x-www-form-urlencoded."));
+                "Send events as application/json or application/fhir+json; subscriptions as application/x-www-form-urlencoded.")));
     }
 }

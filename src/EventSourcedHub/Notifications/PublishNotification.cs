@@ -24,6 +24,12 @@ public sealed class PublishNotification(TopicStream topics, IOptions<HubOptions>
             using var reader = new StreamReader(http.Request.Body, StrictUtf8);
             body = await reader.ReadToEndAsync(http.RequestAborted);
         }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's body limit (413) or a broken body: audited, then answered as before by the exception handler.
+            Audited(http, pathTopic, e.StatusCode, e.Message, Results.Empty);
+            throw;
+        }
         catch (DecoderFallbackException)
         {
             return Rejected(http, pathTopic, null, new Rejection(RejectionKind.Invalid, "The body is not valid UTF-8."));
@@ -52,6 +58,14 @@ public sealed class PublishNotification(TopicStream topics, IOptions<HubOptions>
         if (appended.IsRejected) return Rejected(http, notification.Topic, body, appended.Rejection!);
         // 206: a select named resources the hub does not know; they were left out (HUB-SEL-03).
         return Results.StatusCode(partial ? StatusCodes.Status206PartialContent : StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>Audits a rejection answered outside <see cref="HandleAsync"/> (415 wrong media type) and returns its answer.</summary>
+    public IResult Audited(HttpContext http, string? pathTopic, int status, string reason, IResult result)
+    {
+        audit.Write(OffStreamAudit.RejectedRequest(http, status, "rejected-event", reason, string.IsNullOrEmpty(pathTopic) ? null : pathTopic, null,
+            Hl7.Fhir.Model.AuditEvent.AuditEventAction.E));
+        return result;
     }
 
     /// <summary>Every 4xx is audited off the topic's stream (rulings.md 11); the topic and event name are read leniently from the body.</summary>

@@ -14,10 +14,20 @@ public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions
 {
     public async Task<IResult> HandleAsync(HttpContext http)
     {
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception e) when (e is BadHttpRequestException or InvalidDataException)
+        {
+            // A body over the limit or an unreadable form: audited, then answered as before by the exception handler.
+            Rejected(http, [], e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest, e.Message);
+            throw;
+        }
         var fields = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var parsed = SubscriptionRequest.Parse(fields);
-        if (parsed.IsRejected) return Rejected(http, fields, parsed.Rejection!.Message);
+        if (parsed.IsRejected) return Rejected(http, fields, StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
 
         var now = clock.GetUtcNow();
         var policy = options.Value.SubscriptionPolicy();
@@ -34,7 +44,7 @@ public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions
                 (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted),
             _ => throw new InvalidOperationException("Unknown subscription request."),
         };
-        if (appended.IsRejected) return Rejected(http, fields, appended.Rejection!.Message);
+        if (appended.IsRejected) return Rejected(http, fields, StatusCodes.Status400BadRequest, appended.Rejection!.Message);
 
         var endpointId = appended.Value!.Events.OfType<ISubscriptionEvent>().Single().EndpointId;
         return Results.Json(new Dictionary<string, string> { ["hub.channel.endpoint"] = EndpointUrl(http.Request, endpointId) },
@@ -42,13 +52,13 @@ public sealed class SubscriptionEndpoint(TopicStream topics, IOptions<HubOptions
     }
 
     /// <summary>Every 400 is audited off the topic's stream, so it neither makes a topic known nor moves its version (rulings.md 11).</summary>
-    private IResult Rejected(HttpContext http, List<KeyValuePair<string, string>> fields, string reason)
+    private IResult Rejected(HttpContext http, List<KeyValuePair<string, string>> fields, int status, string reason)
     {
         string? Field(string name) => fields.FirstOrDefault(f => f.Key == name).Value;
         var mode = Field("hub.mode");
         var subtype = mode is "subscribe" or "unsubscribe" ? $"rejected-{mode}" : "rejected-subscription-request";
         var topic = Field("hub.topic");
-        audit.Write(OffStreamAudit.RejectedRequest(http, StatusCodes.Status400BadRequest, subtype, reason, string.IsNullOrEmpty(topic) ? null : topic,
+        audit.Write(OffStreamAudit.RejectedRequest(http, status, subtype, reason, string.IsNullOrEmpty(topic) ? null : topic,
             Field("subscriber.name"), mode == "unsubscribe" ? Hl7.Fhir.Model.AuditEvent.AuditEventAction.D : Hl7.Fhir.Model.AuditEvent.AuditEventAction.C,
             at: clock.GetUtcNow()));
         return PlainText.Error(StatusCodes.Status400BadRequest, reason);

@@ -92,6 +92,27 @@ public sealed class OffStreamAuditTests(HubFixture fixture) : IClassFixture<HubF
     }
 
     [Fact]
+    public async Task a_wrong_media_type_and_a_body_over_the_limit_are_audited()
+    {
+        var topic = NewTopic();
+        using (var plain = await _hub.PublishJsonAsync(PatientOpen(topic, "pat-media"), pathTopic: topic, mediaType: "text/plain"))
+            Assert.Equal(HttpStatusCode.UnsupportedMediaType, plain.StatusCode);
+        // Expect: 100-continue lets the hub refuse before the client writes the whole body.
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{HubClient.HubPath}/{topic}")
+        {
+            Content = new StringContent(new string(' ', 1_100_000) + PatientOpen(topic, "pat-huge"), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.ExpectContinue = true;
+        using (var huge = await _hub.Http.SendAsync(request))
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+
+        var rejected = await SearchAsync($"outcome=4&entity={topic}", expected: 2);
+        Assert.Equal(["413", "415"], rejected.Select(e => ((string)e["outcomeDesc"]!)[..3]).Order(StringComparer.Ordinal));
+        using var context = await _hub.GetContextRawAsync(topic);
+        Assert.Equal(HttpStatusCode.NotFound, context.StatusCode);
+    }
+
+    [Fact]
     public async Task a_refused_websocket_upgrade_is_audited()
     {
         var endpointId = Convert.ToHexStringLower(Guid.NewGuid().ToByteArray());
