@@ -513,6 +513,20 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_deadletterevent (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_deadletterevent_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_deliveryreceipt (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+    stream_version      bigint                      NULL,
+CONSTRAINT pkey_mt_doc_deliveryreceipt_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_deliveryreceipt_idx_topic ON fhircast.mt_doc_deliveryreceipt USING btree (topic);
+
+CREATE INDEX mt_doc_deliveryreceipt_idx_stream_version ON fhircast.mt_doc_deliveryreceipt USING btree (stream_version);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_provenancerecord (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

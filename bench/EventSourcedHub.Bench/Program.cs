@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
     "context-as-of" => await ContextAsOfBenchmark.RunAsync(args[1..]),
     "load" => await LoadBenchmark.RunAsync(args[1..]),
     "current-context" => await CurrentContextBenchmark.RunAsync(args[1..]),
+    "publish-receipts" => await PublishThroughputBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -14,5 +15,6 @@ static int Usage()
     Console.Error.WriteLine("usage: EventSourcedHub.Bench context-as-of [--events N] [--samples N]");
     Console.Error.WriteLine("       EventSourcedHub.Bench current-context [--topics 10000] [--requests 5000] [--clients 4]");
     Console.Error.WriteLine("       EventSourcedHub.Bench load [--topics 50] [--subscribers 2] [--publishers 8] [--seconds 20] [--rate 500 (0 = as fast as possible)] [--label name]");
+    Console.Error.WriteLine("       EventSourcedHub.Bench publish-receipts [--subscribers N] [--events N] [--rounds N]");
     return 2;
 }

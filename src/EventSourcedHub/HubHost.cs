@@ -63,6 +63,9 @@ public static class HubHost
         builder.Services.AddSingleton<SyncErrorReporter>();
         builder.Services.AddSingleton<SessionArchive>();
         builder.Services.AddSingleton<SessionReplay>();
+        // Registered before the other hosted services so that it stops after them and drains its queue last.
+        builder.Services.AddSingleton<Audit.AuditWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditWriter>());
         builder.Services.AddHostedService<SubscriptionExpiry>();
         builder.Services.AddHostedService<AckWatch>();
         builder.Services.AddHostedService<Heartbeat>();
@@ -108,8 +111,8 @@ public static class HubHost
         app.MapPost("/api/hub/{topic}", (HttpContext http, string topic, PublishNotification publish) =>
             PublishOrUnsupported(http, publish, topic)).DisableAntiforgery();
 
-        app.MapGet("/api/hub/{topic}", (HttpContext http, string topic, Marten.IQuerySession query, Access access, CancellationToken ct) =>
-            GetCurrentContext.HandleAsync(http, topic, query, access, ct));
+        app.MapGet("/api/hub/{topic}", (HttpContext http, string topic, Marten.IQuerySession query, Access access, Audit.AuditWriter audit) =>
+            GetCurrentContext.HandleAsync(http, topic, query, access, audit));
         app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
 
         app.MapGet("/api/sessions/{topic}/events", (HttpContext http, string topic, Marten.IDocumentStore store) => EventsSince.HandleAsync(http, topic, store));
@@ -145,9 +148,9 @@ public static class HubHost
     {
         var mediaType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         if (mediaType is "application/json" or "application/fhir+json") return publish.HandleAsync(http, pathTopic);
-        return Task.FromResult(http.Request.HasFormContentType
+        return Task.FromResult(publish.Audited(http, pathTopic, StatusCodes.Status415UnsupportedMediaType, $"unsupported media type '{mediaType}'", http.Request.HasFormContentType
             ? PlainText.Error(StatusCodes.Status415UnsupportedMediaType, "Subscription requests go to the hub URL itself, as application/x-www-form-urlencoded.")
             : OperationOutcomes.Result(StatusCodes.Status415UnsupportedMediaType, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
-                "Send events as application/json or application/fhir+json; subscriptions as application/x-www-form-urlencoded."));
+                "Send events as application/json or application/fhir+json; subscriptions as application/x-www-form-urlencoded.")));
     }
 }

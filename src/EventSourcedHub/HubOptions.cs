@@ -47,6 +47,12 @@ public sealed class HubOptions
     /// <summary>Send implied `T-open` events to subscribers of lesser events (HUB-CTX-09, AMB-22).</summary>
     public bool DeriveOpenEvents { get; set; } = true;
 
+    /// <summary>Record a delivery receipt (sent, ack status and latency, or time-out) per notification and subscriber (docs/audit.md).</summary>
+    public bool DeliveryReceipts { get; set; } = true;
+
+    /// <summary>How long the audit writer gathers receipts, rejected and read audits before one commit (durability window).</summary>
+    public int AuditBatchMilliseconds { get; set; } = 200;
+
     public HubLimits Limits { get; set; } = new();
 
     public Security.HubAuthOptions Auth { get; set; } = new();

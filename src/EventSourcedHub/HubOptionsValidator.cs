@@ -17,6 +17,7 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.ReconnectGraceSeconds).GreaterThanOrEqualTo(0).WithName("Hub:ReconnectGraceSeconds");
         RuleFor(o => o.SnapshotInterval).GreaterThan(0).WithName("Hub:SnapshotInterval");
         RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
+        RuleFor(o => o.AuditBatchMilliseconds).InclusiveBetween(1, 60_000).WithName("Hub:AuditBatchMilliseconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
             .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
         RuleFor(o => o.Limits.MaxSubscriptionsPerTopic).GreaterThan(0).WithName("Hub:Limits:MaxSubscriptionsPerTopic");

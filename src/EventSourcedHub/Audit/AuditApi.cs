@@ -31,7 +31,10 @@ public static class AuditApi
     public static async Task<IResult> SessionAuditAsync(string topic, HttpRequest request, IQuerySession query, CancellationToken ct)
     {
         if (await query.LoadAsync<TopicSession>(topic, ct) is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
-        var records = await query.Query<AuditRecord>().Where(r => r.Topic == topic).OrderBy(r => r.StreamVersion).ToListAsync(ct);
+        // The session's events in stream order, then the requests on this topic that were rejected (rulings.md 11),
+        // in the order they were recorded. Read audits are found with /fhir/AuditEvent?subtype=...&entity=<topic>.
+        var records = (await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.EventType != OffStreamAudit.Read).ToListAsync(ct))
+            .OrderBy(r => r.StreamVersion == 0).ThenBy(r => r.StreamVersion).ThenBy(r => r.Recorded).ToList();
         var bundle = SearchSet(request, "AuditEvent", records.Select(r => (r.Id, r.Json)), next: null);
         bundle.Total = records.Count;
         return Fhir(bundle);
@@ -41,7 +44,9 @@ public static class AuditApi
     public static async Task<IResult> TimelineAsync(string topic, IQuerySession query, CancellationToken ct)
     {
         if (await query.LoadAsync<TopicSession>(topic, ct) is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
-        var records = await query.Query<AuditRecord>().Where(r => r.Topic == topic).OrderBy(r => r.StreamVersion).ToListAsync(ct);
+        var records = await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.StreamVersion > 0).OrderBy(r => r.StreamVersion).ToListAsync(ct);
+        var receipts = (await query.Query<DeliveryReceipt>().Where(d => d.Topic == topic).ToListAsync(ct))
+            .ToLookup(d => d.StreamVersion);
         var entries = new JsonArray();
         foreach (var r in records)
         {
@@ -57,9 +62,31 @@ public static class AuditApi
             entry["agent"] = r.Agent;
             entry["outcome"] = r.Outcome;
             entry["auditEvent"] = r.Id;
+            if (r.EventName is not null) entry["deliveries"] = Deliveries(receipts[r.StreamVersion]);
             entries.Add(entry);
         }
         return Results.Text(new JsonObject { ["topic"] = topic, ["events"] = entries }.ToJsonString(), "application/json");
+    }
+
+    /// <summary>One entry per subscriber the notification (or an implied open of it) was written to, in the order sent.</summary>
+    private static JsonArray Deliveries(IEnumerable<DeliveryReceipt> receipts)
+    {
+        var deliveries = new JsonArray();
+        foreach (var d in receipts.OrderBy(d => d.SentAt))
+        {
+            deliveries.Add(new JsonObject
+            {
+                ["subscriber"] = d.SubscriberName,
+                ["endpoint"] = d.EndpointId,
+                ["event"] = d.EventName,
+                ["sent"] = d.SentAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+                ["status"] = d.Status,
+                ["latencyMs"] = d.LatencyMs,
+                ["timedOut"] = d.TimedOut,
+                ["closedBeforeAck"] = d.ClosedBeforeAck,
+            });
+        }
+        return deliveries;
     }
 
     public static async Task<IResult> ReadAuditEventAsync(string id, IQuerySession query, CancellationToken ct)

@@ -7,15 +7,31 @@ public static class AuditEndpoints
 {
     public static void MapAudit(this WebApplication app)
     {
-        app.MapGet("/api/sessions/{topic}/audit", (string topic, HttpRequest request, IQuerySession query, CancellationToken ct) =>
-            AuditApi.SessionAuditAsync(topic, request, query, ct));
-        app.MapGet("/api/sessions/{topic}/timeline", (string topic, IQuerySession query, CancellationToken ct) => AuditApi.TimelineAsync(topic, query, ct));
-        app.MapGet("/api/sessions/{topic}/verify", (string topic, IDocumentStore store, CancellationToken ct) => VerifyChain.HandleAsync(topic, store, ct));
+        app.MapGet("/api/sessions/{topic}/audit", (HttpContext http, string topic, IQuerySession query, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "session-audit", topic, () => AuditApi.SessionAuditAsync(topic, http.Request, query, ct)));
+        app.MapGet("/api/sessions/{topic}/timeline", (HttpContext http, string topic, IQuerySession query, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "session-timeline", topic, () => AuditApi.TimelineAsync(topic, query, ct)));
+        app.MapGet("/api/sessions/{topic}/verify", (HttpContext http, string topic, IDocumentStore store, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "session-verify", topic, () => VerifyChain.HandleAsync(topic, store, ct)));
 
         app.MapGet("/fhir/metadata", (HttpRequest request) => AuditMetadata.Handle(request));
-        app.MapGet("/fhir/AuditEvent", (HttpRequest request, IQuerySession query, CancellationToken ct) => AuditApi.SearchAuditEventsAsync(request, query, ct));
-        app.MapGet("/fhir/AuditEvent/{id}", (string id, IQuerySession query, CancellationToken ct) => AuditApi.ReadAuditEventAsync(id, query, ct));
-        app.MapGet("/fhir/Provenance", (HttpRequest request, IQuerySession query, CancellationToken ct) => AuditApi.SearchProvenanceAsync(request, query, ct));
-        app.MapGet("/fhir/Provenance/{id}", (string id, IQuerySession query, CancellationToken ct) => AuditApi.ReadProvenanceAsync(id, query, ct));
+        app.MapGet("/fhir/AuditEvent", (HttpContext http, IQuerySession query, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "audit-query", null, () => AuditApi.SearchAuditEventsAsync(http.Request, query, ct)));
+        app.MapGet("/fhir/AuditEvent/{id}", (HttpContext http, string id, IQuerySession query, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "audit-read", null, () => AuditApi.ReadAuditEventAsync(id, query, ct)));
+        app.MapGet("/fhir/Provenance", (HttpContext http, IQuerySession query, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "provenance-query", null, () => AuditApi.SearchProvenanceAsync(http.Request, query, ct)));
+        app.MapGet("/fhir/Provenance/{id}", (HttpContext http, string id, IQuerySession query, AuditWriter audit, CancellationToken ct) =>
+            Read(http, audit, "provenance-read", null, () => AuditApi.ReadProvenanceAsync(id, query, ct)));
+    }
+
+    /// <summary>Every audit query is itself audited (action R), off the request path (rulings.md 12).</summary>
+    private static async Task<IResult> Read(HttpContext http, AuditWriter audit, string what, string? topic, Func<Task<IResult>> handle)
+    {
+        var result = await handle();
+        var status = (result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status200OK;
+        audit.Write(OffStreamAudit.ReadRequest(http, "audit-query", what, topic,
+            $"{http.Request.Method} {http.Request.Path}{http.Request.QueryString} -> {status}", status >= 400 ? "4" : "0"));
+        return result;
     }
 }

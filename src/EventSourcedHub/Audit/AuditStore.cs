@@ -17,6 +17,8 @@ public static class AuditStore
             .Duplicate(x => x.Subtype)
             .Duplicate(x => x.Outcome)
             .GinIndexJsonData();
+        // Not topic-stream events (rulings.md 12): stored in batches by AuditWriter.
+        opts.Schema.For<DeliveryReceipt>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
         opts.Projections.Add<ChainLinkProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<ChainLink>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
         opts.Projections.Add<ProvenanceProjection>(ProjectionLifecycle.Inline);

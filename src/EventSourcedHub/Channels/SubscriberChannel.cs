@@ -12,6 +12,12 @@ public sealed record ChannelClosed(int? CloseCode, string Reason, bool EndedByHu
 /// <summary>A notification the subscriber must acknowledge on the socket (HUB-DIST-04).</summary>
 public sealed record AwaitedAck(string EventId, string EventName, long Version);
 
+/// <summary>
+/// What became of a written notification that awaited an ack: acked with <see cref="Status"/> at <see cref="AckedAt"/>,
+/// not acked within the ack timeout (<see cref="TimedOut"/>), or neither because the socket closed first.
+/// </summary>
+public sealed record AckOutcome(AwaitedAck Ack, DateTimeOffset SentAt, DateTimeOffset? AckedAt, int? Status, bool TimedOut);
+
 /// <summary>An acknowledgement with a non-2xx status (HUB-DIST-05).</summary>
 public sealed record RefusedAck(string EventId, string EventName, int Status);
 
@@ -26,18 +32,21 @@ public sealed class SubscriberChannel
     private readonly int _maxInboundBytes;
     private readonly TimeProvider _clock;
     private readonly Func<RefusedAck, Task> _onRefused;
+    private readonly Action<AckOutcome>? _onAckOutcome;
     private readonly ConcurrentDictionary<string, (string EventName, DateTimeOffset SentAt, long Version)> _awaitingAck = new();
     private long _deliveredThrough;
     private readonly CancellationTokenSource _abort = new();
     private volatile string? _hubEndReason;
     private volatile string? _abortReason;
     private volatile bool _shuttingDown;
+    private volatile bool _ended;
 
     private sealed record Frame(ReadOnlyMemory<byte> Utf8, bool CloseAfter, AwaitedAck? Ack);
 
     public SubscriberChannel(string topic, string endpointId, WebSocket socket, int queueCapacity, int maxInboundBytes,
-        TimeProvider clock, Func<RefusedAck, Task> onRefused)
+        TimeProvider clock, Func<RefusedAck, Task> onRefused, Action<AckOutcome>? onAckOutcome = null)
     {
+        _onAckOutcome = onAckOutcome;
         Topic = topic;
         EndpointId = endpointId;
         _socket = socket;
@@ -102,7 +111,12 @@ public sealed class SubscriberChannel
         var overdue = new List<AwaitedAck>();
         foreach (var (eventId, sent) in _awaitingAck)
         {
-            if (sent.SentAt <= cutoff && _awaitingAck.TryRemove(eventId, out _)) overdue.Add(new AwaitedAck(eventId, sent.EventName, sent.Version));
+            if (sent.SentAt <= cutoff && _awaitingAck.TryRemove(eventId, out _))
+            {
+                var ack = new AwaitedAck(eventId, sent.EventName, sent.Version);
+                overdue.Add(ack);
+                if (!_ended) _onAckOutcome?.Invoke(new AckOutcome(ack, sent.SentAt, null, null, TimedOut: true));
+            }
         }
         return overdue;
     }
@@ -122,6 +136,10 @@ public sealed class SubscriberChannel
         _outbound.Writer.TryComplete();
         _abort.Cancel();
         await writer;
+        // Written but neither acked nor overdue when the socket ended. They stay awaited: ResumePoint still needs them.
+        _ended = true;
+        foreach (var (eventId, sent) in _awaitingAck)
+            _onAckOutcome?.Invoke(new AckOutcome(new AwaitedAck(eventId, sent.EventName, sent.Version), sent.SentAt, null, null, TimedOut: false));
         return closed;
     }
 
@@ -140,7 +158,16 @@ public sealed class SubscriberChannel
             await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
             {
                 if (frame.Ack is { } ack) _awaitingAck[ack.EventId] = (ack.EventName, _clock.GetUtcNow(), ack.Version);
-                await _socket.SendAsync(frame.Utf8, WebSocketMessageType.Text, true, _abort.Token);
+                try
+                {
+                    await _socket.SendAsync(frame.Utf8, WebSocketMessageType.Text, true, _abort.Token);
+                }
+                catch when (frame.Ack is { } unsent)
+                {
+                    // Never written: no ack is awaited and no receipt is due.
+                    _awaitingAck.TryRemove(unsent.EventId, out _);
+                    throw;
+                }
                 if (frame.Ack is { } written && written.Version > Interlocked.Read(ref _deliveredThrough)) Interlocked.Exchange(ref _deliveredThrough, written.Version);
                 if (frame.CloseAfter)
                 {
@@ -218,6 +245,7 @@ public sealed class SubscriberChannel
             return;
         }
         if (eventId is null || !_awaitingAck.TryRemove(eventId, out var awaited)) return;
+        _onAckOutcome?.Invoke(new AckOutcome(new AwaitedAck(eventId, awaited.EventName, awaited.Version), awaited.SentAt, _clock.GetUtcNow(), status, TimedOut: false));
         if (status is < 200 or > 299) await _onRefused(new RefusedAck(eventId, awaited.EventName, status));
     }
 

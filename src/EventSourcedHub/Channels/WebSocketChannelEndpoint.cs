@@ -1,3 +1,4 @@
+using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Storage;
@@ -17,7 +18,8 @@ public sealed class WebSocketChannelEndpoint(
     SyncErrorReporter syncErrors,
     IOptions<HubOptions> options,
     TimeProvider clock,
-    IHostApplicationLifetime lifetime)
+    IHostApplicationLifetime lifetime,
+    AuditWriter audit)
 {
     public async Task<IResult> HandleAsync(HttpContext http, string endpointId)
     {
@@ -25,17 +27,17 @@ public sealed class WebSocketChannelEndpoint(
         await using (var query = store.QuerySession())
             endpoint = await query.LoadAsync<ChannelEndpoint>(endpointId, http.RequestAborted);
         if (endpoint is null)
-            return OperationOutcomes.NotFound("No such endpoint was issued by this hub.");
+            return Rejected(http, StatusCodes.Status404NotFound, "No such endpoint was issued by this hub.", null, endpointId);
         if (!http.WebSockets.IsWebSocketRequest)
-            return OperationOutcomes.Invalid("Connect to this endpoint with a WebSocket.");
+            return Rejected(http, StatusCodes.Status400BadRequest, "Connect to this endpoint with a WebSocket.", endpoint, endpointId);
         if (endpoint.Status != EndpointStatus.Ended && channels.Contains(endpointId))
-            return OperationOutcomes.Conflict("This endpoint already has a live WebSocket.");
+            return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var limits = options.Value.Limits;
         SubscriberChannel channel = null!;
         channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes,
-            clock, refused => syncErrors.RefusedAsync(channel, refused));
+            clock, refused => syncErrors.RefusedAsync(channel, refused), options.Value.DeliveryReceipts ? Receipts(endpoint) : null);
         if (endpoint.Status == EndpointStatus.Ended)
         {
             // Clients that reconnect to an ended endpoint stop retrying only on a denial (rulings.md 4).
@@ -73,4 +75,35 @@ public sealed class WebSocketChannelEndpoint(
         }
         return Results.Empty;
     }
+
+    /// <summary>A refused upgrade is audited off the topic's stream (rulings.md 11).</summary>
+    private IResult Rejected(HttpContext http, int status, string reason, ChannelEndpoint? endpoint, string endpointId)
+    {
+        audit.Write(OffStreamAudit.RejectedRequest(http, status, "rejected-connect", reason, endpoint?.Topic, endpoint?.SubscriberName,
+            Hl7.Fhir.Model.AuditEvent.AuditEventAction.E, endpointId: endpointId));
+        return status switch
+        {
+            StatusCodes.Status404NotFound => OperationOutcomes.NotFound(reason),
+            StatusCodes.Status409Conflict => OperationOutcomes.Conflict(reason),
+            _ => OperationOutcomes.Invalid(reason),
+        };
+    }
+
+    /// <summary>One <see cref="DeliveryReceipt"/> per notification written to this socket, queued to the audit writer.</summary>
+    private Action<AckOutcome> Receipts(ChannelEndpoint endpoint) => outcome => audit.Write(new DeliveryReceipt
+    {
+        Id = Guid.CreateVersion7().ToString(),
+        Topic = endpoint.Topic,
+        StreamVersion = outcome.Ack.Version,
+        EventId = outcome.Ack.EventId,
+        EventName = outcome.Ack.EventName,
+        EndpointId = endpoint.Id,
+        SubscriberName = endpoint.SubscriberName,
+        SentAt = outcome.SentAt,
+        AckedAt = outcome.AckedAt,
+        Status = outcome.Status,
+        LatencyMs = outcome.AckedAt is { } acked ? Math.Round((acked - outcome.SentAt).TotalMilliseconds, 3) : null,
+        TimedOut = outcome.TimedOut,
+        ClosedBeforeAck = outcome.AckedAt is null && !outcome.TimedOut,
+    });
 }

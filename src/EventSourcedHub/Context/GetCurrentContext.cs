@@ -1,3 +1,4 @@
+using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
 using Marten;
@@ -7,10 +8,13 @@ namespace EventSourcedHub.Context;
 /// <summary>`GET {hub}/{topic}` (HUB-GCC-*): one read of the topic's inline-projected session.</summary>
 public static class GetCurrentContext
 {
-    public static async Task<IResult> HandleAsync(HttpContext http, string topic, IQuerySession query, Security.Access access, CancellationToken ct)
+    public static async Task<IResult> HandleAsync(HttpContext http, string topic, IQuerySession query, Security.Access access, AuditWriter audit)
     {
         if (access.ReadSession(http, topic) is { } denied) return denied;
-        var session = await query.LoadAsync<TopicSession>(topic, ct);
+        var session = await query.LoadAsync<TopicSession>(topic, http.RequestAborted);
+        // A read audit (IRA RAD-153), off the request path and off the topic's stream (rulings.md 12).
+        audit.Write(OffStreamAudit.ReadRequest(http, "get-current-context", "Get current context", topic,
+            session is null ? "unknown topic" : $"version {session.Version}", session is null ? "4" : "0", "RAD-153", "Get Current Context"));
         if (session is null)
             return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         return Results.Content(CurrentContext.Render(session), "application/json", System.Text.Encoding.UTF8);

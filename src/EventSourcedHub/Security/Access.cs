@@ -28,7 +28,7 @@ public sealed record HubCaller(bool Authenticated, FhircastScopes Scopes, string
 /// request may go on, else the 401/403 answer in the interface's format: text for the subscription form, an
 /// OperationOutcome elsewhere (rulings.md 10). With `Hub:Auth:Mode=None` everything is allowed.
 /// </summary>
-public sealed class Access(IOptions<HubOptions> options)
+public sealed class Access(IOptions<HubOptions> options, Audit.AuditWriter audit)
 {
     private bool Enforced => options.Value.Auth.IsJwt;
 
@@ -110,6 +110,7 @@ public sealed class Access(IOptions<HubOptions> options)
         var hadToken = http.Request.Headers.Authorization.Count > 0;
         http.Response.Headers.WWWAuthenticate = hadToken ? "Bearer error=\"invalid_token\"" : "Bearer";
         const string message = "A valid bearer token is required (Authorization: Bearer <token>); it is missing, expired, not yet valid, or not from this hub's issuer and audience.";
+        Audited(http, StatusCodes.Status401Unauthorized, message, null);
         return plainText
             ? PlainText.Error(StatusCodes.Status401Unauthorized, message)
             : OperationOutcomes.Result(StatusCodes.Status401Unauthorized, OperationOutcome.IssueType.Login, message);
@@ -123,7 +124,16 @@ public sealed class Access(IOptions<HubOptions> options)
             : Forbidden(http, plainText, $"The token is bound to another topic (`hub.topic` claim) and cannot be used for '{topic}'.");
     }
 
-    public static IResult Forbidden(HttpContext http, bool plainText, string message) => plainText
-        ? PlainText.Error(StatusCodes.Status403Forbidden, message)
-        : OperationOutcomes.Result(StatusCodes.Status403Forbidden, OperationOutcome.IssueType.Forbidden, message);
+    public IResult Forbidden(HttpContext http, bool plainText, string message)
+    {
+        Audited(http, StatusCodes.Status403Forbidden, message, Caller(http).ClientId);
+        return plainText
+            ? PlainText.Error(StatusCodes.Status403Forbidden, message)
+            : OperationOutcomes.Result(StatusCodes.Status403Forbidden, OperationOutcome.IssueType.Forbidden, message);
+    }
+
+    /// <summary>Every 401 and 403 is itself audited, off the topic streams like any rejected request (rulings.md 11).</summary>
+    private void Audited(HttpContext http, int status, string reason, string? agent) =>
+        audit.Write(Audit.OffStreamAudit.RejectedRequest(http, status, status == StatusCodes.Status401Unauthorized ? "unauthenticated" : "forbidden",
+            $"{http.Request.Method} {http.Request.Path}: {reason}", null, agent, AuditEvent.AuditEventAction.E));
 }

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
@@ -9,16 +10,26 @@ using Microsoft.Extensions.Options;
 
 namespace EventSourcedHub.Subscriptions;
 
-/// <summary>Subscribe and unsubscribe: form POSTs to `{hub}` (HUB-SUB-*, HUB-UNS-*). Errors are 400 text/plain.</summary>
-public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOptions<HubOptions> options, TimeProvider clock)
+/// <summary>Subscribe and unsubscribe: form POSTs to `{hub}` (HUB-SUB-*, HUB-UNS-*). Errors are 4xx text/plain.</summary>
+public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOptions<HubOptions> options, TimeProvider clock, AuditWriter audit)
 {
     public async Task<IResult> HandleAsync(HttpContext http)
     {
         if (access.Authenticate(http, plainText: true) is { } unauthenticated) return unauthenticated;
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception e) when (e is BadHttpRequestException or InvalidDataException)
+        {
+            // A body over the limit or an unreadable form: audited, then answered as before by the exception handler.
+            Rejected(http, [], e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest, e.Message);
+            throw;
+        }
         var fields = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
         var parsed = SubscriptionRequest.Parse(fields);
-        if (parsed.IsRejected) return PlainText.Error(StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
+        if (parsed.IsRejected) return Rejected(http, fields, StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
         if (access.Subscription(http, parsed.Value!.Topic) is { } denied) return denied;
 
         var now = clock.GetUtcNow();
@@ -29,7 +40,7 @@ public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOpt
             var caller = access.Caller(http);
             var granted = caller.Scopes.Readable(requested.Events);
             if (granted.Length == 0)
-                return Access.Forbidden(http, true, "The token's `fhircast/<event>.read` scopes cover none of the requested events.");
+                return access.Forbidden(http, true, "The token's `fhircast/<event>.read` scopes cover none of the requested events.");
             parsed = requested with { Events = granted, SubscriberName = requested.SubscriberName ?? (requested.EndpointId is null ? caller.ClientId : null) };
             if (caller.ExpiresAt is { } expires)
                 policy = policy with { MaxLeaseSeconds = (int)Math.Clamp((expires - now).TotalSeconds, 1, policy.MaxLeaseSeconds) };
@@ -50,12 +61,25 @@ public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOpt
         if (appended.IsRejected)
         {
             var status = appended.Rejection!.Kind == RejectionKind.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
-            return PlainText.Error(status, appended.Rejection.Message);
+            return Rejected(http, fields, status, appended.Rejection.Message);
         }
 
         var endpointId = appended.Value!.Events.OfType<ISubscriptionEvent>().Single().EndpointId;
         return Results.Json(new Dictionary<string, string> { ["hub.channel.endpoint"] = EndpointUrl(http.Request, endpointId) },
             statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>Every 4xx is audited off the topic's stream, so it neither makes a topic known nor moves its version (rulings.md 11).</summary>
+    private IResult Rejected(HttpContext http, List<KeyValuePair<string, string>> fields, int status, string reason)
+    {
+        string? Field(string name) => fields.FirstOrDefault(f => f.Key == name).Value;
+        var mode = Field("hub.mode");
+        var subtype = mode is "subscribe" or "unsubscribe" ? $"rejected-{mode}" : "rejected-subscription-request";
+        var topic = Field("hub.topic");
+        audit.Write(OffStreamAudit.RejectedRequest(http, status, subtype, reason, string.IsNullOrEmpty(topic) ? null : topic,
+            Field("subscriber.name"), mode == "unsubscribe" ? Hl7.Fhir.Model.AuditEvent.AuditEventAction.D : Hl7.Fhir.Model.AuditEvent.AuditEventAction.C,
+            at: clock.GetUtcNow()));
+        return PlainText.Error(status, reason);
     }
 
     /// <summary>160 random bits from a CSPRNG: unguessable, never derived from the topic, never reused (HUB-SUB-08, HUB-WS-13).</summary>

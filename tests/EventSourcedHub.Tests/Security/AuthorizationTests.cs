@@ -199,6 +199,27 @@ public sealed class AuthorizationTests : IAsyncLifetime
         await HubClient.AssertOperationOutcome(anonymous, HttpStatusCode.Unauthorized, "login");
     }
 
+    [Theory]
+    [InlineData("unauthenticated")]
+    [InlineData("forbidden")]
+    public async Task every_401_and_403_is_itself_audited(string subtype)
+    {
+        var topic = await SessionAsync();
+        var marker = Guid.NewGuid().ToString("N");
+        Use(subtype == "unauthenticated" ? null : _issuer.Token("fhircast/Patient-open.read"));
+        using var refused = await _hub.PublishJsonAsync(Custom(topic, $"org.example.{marker}"), pathTopic: topic);
+        Assert.Equal(subtype == "unauthenticated" ? HttpStatusCode.Unauthorized : HttpStatusCode.Forbidden, refused.StatusCode);
+
+        Use(_issuer.Token("system/AuditEvent.read"));
+        for (var attempt = 0; ; attempt++)
+        {
+            var bundle = await _hub.Http.GetStringAsync($"/fhir/AuditEvent?subtype={subtype}&_count=200");
+            if (bundle.Contains(topic)) break;
+            Assert.True(attempt < 30, $"no {subtype} audit record for the refused request");
+            await Task.Delay(100);
+        }
+    }
+
     [Fact]
     public async Task discovery_and_metadata_need_no_token()
     {

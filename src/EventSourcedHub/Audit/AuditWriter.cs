@@ -1,0 +1,83 @@
+using System.Threading.Channels;
+using Marten;
+using Microsoft.Extensions.Options;
+
+namespace EventSourcedHub.Audit;
+
+/// <summary>
+/// Stores the audit documents that are not topic-stream events (rulings.md 11 and 12): delivery receipts, rejected
+/// requests and read audits. Callers only queue; a background loop stores what arrived within the batch window
+/// (`Hub:AuditBatchMilliseconds`, 200 ms; at most <see cref="MaxBatch"/> per transaction), so a queued document is
+/// durable within about a second. On shutdown the queue is drained at once, before the store goes away.
+/// </summary>
+public sealed class AuditWriter(IDocumentStore store, IOptions<HubOptions> options, ILogger<AuditWriter> logger) : IHostedService
+{
+    public const int MaxBatch = 500;
+
+    private readonly TimeSpan _window = TimeSpan.FromMilliseconds(options.Value.AuditBatchMilliseconds);
+    private readonly TaskCompletionSource _stopping = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions());
+    private Task _loop = Task.CompletedTask;
+
+    /// <summary>Queues a document; never waits. After shutdown has drained the queue, documents are logged and dropped.</summary>
+    public void Write(object document)
+    {
+        if (!_queue.Writer.TryWrite(document))
+            logger.LogWarning("Audit document {Type} arrived after shutdown and was not stored", document.GetType().Name);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.TrySetResult();
+        _queue.Writer.TryComplete();
+        await _loop.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            // Gather for one window unless a full batch is already waiting or shutdown is draining.
+            if (reader.Count < MaxBatch && !_stopping.Task.IsCompleted)
+                await Task.WhenAny(Task.Delay(_window), _stopping.Task);
+            while (reader.Count > 0)
+            {
+                var batch = new List<object>(Math.Min(reader.Count, MaxBatch));
+                while (batch.Count < MaxBatch && reader.TryRead(out var document)) batch.Add(document);
+                await SaveAsync(batch);
+            }
+        }
+    }
+
+    private async Task SaveAsync(List<object> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var session = store.LightweightSession();
+                session.StoreObjects(batch);
+                await session.SaveChangesAsync();
+                return;
+            }
+            catch (Exception e) when (attempt < 3)
+            {
+                logger.LogWarning(e, "Storing {Count} audit documents failed (attempt {Attempt}); retrying", batch.Count, attempt);
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Could not store {Count} audit documents (receipts, rejected requests, read audits)", batch.Count);
+                return;
+            }
+        }
+    }
+}
