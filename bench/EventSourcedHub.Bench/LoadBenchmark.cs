@@ -41,7 +41,7 @@ public static class LoadBenchmark
         Machine.Record($"""
             ### Load: {options.Label} ({summary.date}, commit {summary.commit}, {summary.machine})
 
-            `dotnet run -c Release --project bench/EventSourcedHub.Bench -- load --topics {options.Topics} --subscribers {options.Subscribers} --publishers {options.Publishers} --seconds {options.Seconds} --rate {options.Rate} --label {options.Label}`
+            `dotnet run -c Release --project bench/EventSourcedHub.Bench -- load --topics {options.Topics} --subscribers {options.Subscribers} --publishers {options.Publishers} --seconds {options.Seconds} --rate {options.Rate} --label "{options.Label}"`
 
             | accepted/s | delivered/s | p50 ms | p90 ms | p99 ms | max ms | errors | hub RSS MB | hub CPU % | floor INSERT/s ({options.Publishers} clients) | hub/floor |
             |---|---|---|---|---|---|---|---|---|---|---|
