@@ -78,3 +78,16 @@ public static class Machine
         return Directory.GetCurrentDirectory();
     }
 }
+
+/// <summary>`--name value` options of the benchmark command line.</summary>
+public static class BenchArgs
+{
+    public static int Number(string[] args, string name, int fallback) =>
+        int.TryParse(Text(args, name, ""), out var value) ? value : fallback;
+
+    public static string Text(string[] args, string name, string fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
+    }
+}

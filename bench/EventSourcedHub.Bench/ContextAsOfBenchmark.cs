@@ -15,8 +15,8 @@ public static class ContextAsOfBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var events = Option(args, "--events", 10_000);
-        var samples = Option(args, "--samples", 50);
+        var events = BenchArgs.Number(args, "--events", 10_000);
+        var samples = BenchArgs.Number(args, "--samples", 50);
         await using var database = await BenchDatabase.StartAsync();
         using var store = DocumentStore.For(opts => HubStore.Configure(opts, database.ConnectionString));
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
@@ -130,9 +130,4 @@ public static class ContextAsOfBenchmark
     private static string Ms(HistogramBase histogram, double percentile) =>
         (histogram.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], out var value) ? value : fallback;
-    }
 }

@@ -15,9 +15,9 @@ public static class CurrentContextBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var topicCount = Option(args, "--topics", 10_000);
-        var requests = Option(args, "--requests", 5_000);
-        var clients = Option(args, "--clients", 4);
+        var topicCount = BenchArgs.Number(args, "--topics", 10_000);
+        var requests = BenchArgs.Number(args, "--requests", 5_000);
+        var clients = BenchArgs.Number(args, "--clients", 4);
         await using var database = await BenchDatabase.StartAsync();
         var topics = await SeedAsync(database.ConnectionString, topicCount);
         using var hub = await HubProcess.StartAsync(database.ConnectionString);
@@ -76,9 +76,4 @@ public static class CurrentContextBenchmark
         return topics;
     }
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], out var value) ? value : fallback;
-    }
 }

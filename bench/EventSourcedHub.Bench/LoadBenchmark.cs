@@ -23,8 +23,8 @@ public static class LoadBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var options = new Options(
-            Option(args, "--topics", 50), Option(args, "--subscribers", 2), Option(args, "--publishers", 8),
-            Option(args, "--seconds", 20), Option(args, "--rate", 500), Text(args, "--label", "load"));
+            BenchArgs.Number(args, "--topics", 50), BenchArgs.Number(args, "--subscribers", 2), BenchArgs.Number(args, "--publishers", 8),
+            BenchArgs.Number(args, "--seconds", 20), BenchArgs.Number(args, "--rate", 500), BenchArgs.Text(args, "--label", "load"));
         await using var database = await BenchDatabase.StartAsync();
         var floor = await FloorAsync(database.ConnectionString, options.Publishers, TimeSpan.FromSeconds(Math.Min(options.Seconds, 10)));
         using var hub = await HubProcess.StartAsync(database.ConnectionString);
@@ -178,17 +178,7 @@ public static class LoadBenchmark
     private static string Ms(HistogramBase histogram, double percentile) =>
         histogram.TotalCount == 0 ? "-" : (histogram.GetValueAtPercentile(percentile) / 1000.0).ToString("0.0", CultureInfo.InvariantCulture);
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], out var value) ? value : fallback;
-    }
 
-    private static string Text(string[] args, string name, string fallback)
-    {
-        var index = Array.IndexOf(args, name);
-        return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
-    }
 }
 
 /// <summary>The hub as its own process (Release build next to this one), so its RSS and CPU are its own.</summary>

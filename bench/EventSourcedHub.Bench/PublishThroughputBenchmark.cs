@@ -21,9 +21,9 @@ public static class PublishThroughputBenchmark
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var subscribers = Option(args, "--subscribers", 10);
-        var events = Option(args, "--events", 1000);
-        var rounds = Option(args, "--rounds", 2);
+        var subscribers = BenchArgs.Number(args, "--subscribers", 10);
+        var events = BenchArgs.Number(args, "--events", 1000);
+        var rounds = BenchArgs.Number(args, "--rounds", 2);
         await using var database = await BenchDatabase.StartAsync();
 
         // One unrecorded round first: JIT, Marten's compiled code and the database's caches warm up.
@@ -162,9 +162,4 @@ public static class PublishThroughputBenchmark
     private static string Ms(LongHistogram h, double percentile) =>
         (h.GetValueAtPercentile(percentile) * 1000.0 / Stopwatch.Frequency).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
 
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var value) ? value : fallback;
-    }
 }
