@@ -46,8 +46,8 @@ public static class PublishThroughputBenchmark
 
             `dotnet run -c Release --project bench/EventSourcedHub.Bench -- publish-receipts --subscribers {subscribers} --events {events} --rounds {rounds}`;
             after one unrecorded warm-up round; in-process hub on Kestrel (loopback), {subscribers} WebSocket subscribers acking every notification with `{ackShape}`,
-            {events} Patient-open events POSTed sequentially (one client), PostgreSQL on the same machine. The machine was busy
-            with other builds while this ran, so compare the rows of one run with each other rather than with other sections.
+            {events} Patient-open events POSTed sequentially (one client), PostgreSQL on the same machine.
+            Compare the rows of one run with each other: rounds vary with whatever else the machine is doing.
             "receipts stored" counts the DeliveryReceipt documents of the round's topic 2 s after its last publish.
 
             | receipts | round | events/s | p50 ms | p90 ms | p99 ms | max ms | receipts stored |
