@@ -23,6 +23,9 @@ public sealed record Subscription(
     DateTimeOffset? ReconnectBy = null)
 {
     public bool Receives(string eventName) => Status == SubscriptionStatus.Active && Events.Any(e => EventName.Comparer.Equals(e, eventName));
+
+    /// <summary>Asked for the optional `heartbeat` event (HUB-HB-02).</summary>
+    public bool WantsHeartbeat => Events.Any(e => new EventName(e).IsHeartbeat);
 }
 
 /// <summary>A resource shared in an anchor's content by an update (HUB-CS-08), kept as the JSON text last PUT.</summary>

@@ -127,7 +127,7 @@ internal sealed class TopicDispatcher
             case SubscriptionConfirmed confirmed when after.Subscriptions.TryGetValue(confirmed.EndpointId, out var subscription):
                 if (_channels.Find(confirmed.EndpointId) is not { } channel) break;
                 channel.ConfirmedAt(after.Version);
-                channel.WantsHeartbeat = subscription.Events.Any(e => new EventName(e).IsHeartbeat);
+                channel.WantsHeartbeat = subscription.WantsHeartbeat;
                 channel.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
                 if (subscription.ResumeAfterVersion is { } resumeAfter)
                     await CatchUpAsync(channel, subscription, resumeAfter, after.Version, ct);
@@ -137,7 +137,7 @@ internal sealed class TopicDispatcher
             case SubscriptionRenewed renewed when after.Subscriptions.TryGetValue(renewed.EndpointId, out var subscription)
                                                   && subscription.Status == SubscriptionStatus.Active:
                 if (_channels.Find(renewed.EndpointId) is not { } renewedChannel) break;
-                renewedChannel.WantsHeartbeat = subscription.Events.Any(e => new EventName(e).IsHeartbeat);
+                renewedChannel.WantsHeartbeat = subscription.WantsHeartbeat;
                 renewedChannel.Send(ChannelMessages.Confirmation(_topic, subscription.Events, subscription.LeaseSeconds));
                 break;
             case Unsubscribed e:

@@ -31,6 +31,13 @@ public sealed class SyncErrorReporter(TopicStream topics, IOptions<HubOptions> o
             TopicDecisions.Disconnect(state, endpointId, closeCode, reason, clock.GetUtcNow(), TimeSpan.FromSeconds(options.Value.ReconnectGraceSeconds), resumePoint)
             ?? DropAt(state, topic, endpointId, closeCode, reason));
 
+    /// <summary>
+    /// A socket connects to an endpoint the log holds as connected while no socket is here: the earlier one was lost
+    /// without a trace (the hub was killed). The subscription ends; its loss happened long ago, so no SyncError now.
+    /// </summary>
+    public Task LostBeforeAsync(string topic, string endpointId) =>
+        AppendAsync(topic, state => TopicDecisions.Drop(state, endpointId, null, EndReasons.ConnectionLost, clock.GetUtcNow()));
+
     /// <summary>A dropped subscriber did not come back within the grace: it ends now, with the SyncError IRA asks for.</summary>
     public Task GraceEndedAsync(string topic, string endpointId) =>
         AppendAsync(topic, state => state?.Subscriptions.TryGetValue(endpointId, out var s) == true && s.ReconnectBy is not null

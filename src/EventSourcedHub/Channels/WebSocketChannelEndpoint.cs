@@ -60,7 +60,7 @@ public sealed class WebSocketChannelEndpoint(
             {
                 // Confirmed before but not connected here: its socket was lost (e.g. a hub restart), so the subscription ends.
                 channels.Remove(channel);
-                await syncErrors.DroppedAsync(endpoint.Topic, endpointId, 1000, EndReasons.ConnectionLost, 0);
+                await syncErrors.LostBeforeAsync(endpoint.Topic, endpointId);
                 channel.End(ChannelMessages.Denial(endpoint.Topic, endpoint.Events, EndReasons.ConnectionLost), EndReasons.ConnectionLost);
                 await channel.RunAsync(lifetime.ApplicationStopping);
                 return Results.Empty;

@@ -200,6 +200,32 @@ public sealed class AuthorizationTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("system/AuditEvent.read", HttpStatusCode.Forbidden)]
+    [InlineData("system/*.write", HttpStatusCode.BadRequest)]
+    public async Task importing_a_log_needs_the_system_write_scope(string scopes, HttpStatusCode expected)
+    {
+        Use(_issuer.Token(scopes));
+        using var content = new StringContent("", System.Text.Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
+        using var response = await _hub.Http.PostAsync($"/api/sessions/{NewTopic()}/import", content);
+        await HubClient.AssertOperationOutcome(response, expected, expected == HttpStatusCode.Forbidden ? "forbidden" : "invalid");
+    }
+
+    [Theory]
+    [InlineData("system/AuditEvent.read", HttpStatusCode.Forbidden)]
+    [InlineData("fhircast/*.write", HttpStatusCode.Forbidden)]
+    [InlineData("system/AuditEvent.read fhircast/*.write", HttpStatusCode.Accepted)]
+    public async Task a_replay_needs_audit_read_on_the_source_and_a_fhircast_write_scope_for_the_target(string scopes, HttpStatusCode expected)
+    {
+        var topic = await SessionAsync();
+        Use(_issuer.Token(scopes));
+        using var response = await _hub.Http.PostAsync($"/api/sessions/{topic}/replay",
+            new StringContent($$"""{"targetTopic":"{{NewTopic()}}","speed":0}""", System.Text.Encoding.UTF8, "application/json"));
+        if (expected == HttpStatusCode.Forbidden) await HubClient.AssertOperationOutcome(response, expected, "forbidden");
+        else Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("unauthenticated")]
     [InlineData("forbidden")]
     public async Task every_401_and_403_is_itself_audited(string subtype)
@@ -233,6 +259,16 @@ public sealed class AuthorizationTests : IAsyncLifetime
 
 public sealed class SafeDefaultTests
 {
+    [Theory]
+    [InlineData("Hub:MaxLeaseSeconds", "60")]
+    [InlineData("Hub:SyncErrorSeverity", "loud")]
+    [InlineData("Hub:Limits:MaxContextEntries", "0")]
+    public async Task settings_that_cannot_work_stop_the_start_naming_the_key(string key, string value)
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestHub.StartAsync(new Dictionary<string, string?> { [key] = value }));
+        Assert.Contains(key, error.Message);
+    }
+
     [Fact]
     public async Task a_missing_signing_key_file_stops_the_start_with_a_clear_message()
     {
