@@ -56,6 +56,7 @@ public static class HubHost
         builder.Services.AddHubStore(connectionString, hub.RunAsyncProjections && !maintenance);
         builder.Services.AddSingleton<ChannelRegistry>();
         builder.Services.AddSingleton<Distribution>();
+        builder.Services.AddSingleton<GroupCommit>();
         builder.Services.AddSingleton<TopicStream>();
         builder.Services.AddSingleton<SubscriptionEndpoint>();
         builder.Services.AddSingleton<PublishNotification>();

@@ -41,6 +41,12 @@ public sealed class HubOptions
     /// <summary>Every this many stream versions the session's state is kept as a snapshot, bounding time-travel reads.</summary>
     public int SnapshotInterval { get; set; } = 200;
 
+    /// <summary>
+    /// At most this many appends (from concurrent writers, on any topics) share one transaction (group commit); 1 commits
+    /// every append alone.
+    /// </summary>
+    public int MaxCommitBatch { get; set; } = 100;
+
     /// <summary>Run the async projections (session summaries) in this process. Exactly one node of a cluster may (rulings.md 14).</summary>
     public bool RunAsyncProjections { get; set; } = true;
 

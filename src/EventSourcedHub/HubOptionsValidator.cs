@@ -16,6 +16,7 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.ExpiryCheckMilliseconds).InclusiveBetween(10, 60_000).WithName("Hub:ExpiryCheckMilliseconds");
         RuleFor(o => o.ReconnectGraceSeconds).GreaterThanOrEqualTo(0).WithName("Hub:ReconnectGraceSeconds");
         RuleFor(o => o.SnapshotInterval).GreaterThan(0).WithName("Hub:SnapshotInterval");
+        RuleFor(o => o.MaxCommitBatch).InclusiveBetween(1, 1000).WithName("Hub:MaxCommitBatch");
         RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
         RuleFor(o => o.AuditBatchMilliseconds).InclusiveBetween(1, 60_000).WithName("Hub:AuditBatchMilliseconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")

@@ -19,7 +19,7 @@ public static class AuditStore
             .GinIndexJsonData();
         // Not topic-stream events (rulings.md 12): stored in batches by AuditWriter.
         opts.Schema.For<DeliveryReceipt>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
-        opts.Projections.Add<ChainLinkProjection>(ProjectionLifecycle.Inline);
+        opts.Projections.Add(new ChainLinkProjection(), ProjectionLifecycle.Inline);
         opts.Schema.For<ChainLink>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
         opts.Projections.Add<ProvenanceProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<ProvenanceRecord>()

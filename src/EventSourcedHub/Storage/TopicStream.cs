@@ -1,8 +1,7 @@
+using EventSourcedHub.Audit;
 using EventSourcedHub.Channels;
 using EventSourcedHub.Domain;
-using JasperFx;
 using Marten;
-using Marten.Exceptions;
 
 namespace EventSourcedHub.Storage;
 
@@ -21,9 +20,10 @@ public sealed class TopicBusyException(string topic) : Exception($"Topic '{topic
 /// </summary>
 /// <remarks>
 /// Writers to one topic in this process take turns, so they do not starve each other with version conflicts; the
-/// stream's expected version still decides between processes sharing the database.
+/// stream's expected version still decides between processes sharing the database. Reads and decisions run in parallel
+/// across topics; the commits are gathered by <see cref="GroupCommit"/>.
 /// </remarks>
-public sealed class TopicStream(IDocumentStore store, Distribution distribution, Microsoft.Extensions.Options.IOptions<HubOptions> options)
+public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distribution distribution, Microsoft.Extensions.Options.IOptions<HubOptions> options)
 {
     private const int OptimisticAttempts = 3;
     private const int MaxAttempts = 8;
@@ -38,7 +38,21 @@ public sealed class TopicStream(IDocumentStore store, Distribution distribution,
         await turn.WaitAsync(ct);
         try
         {
-            return await AppendInTurnAsync(topic, decide, headers, ct);
+            for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+            {
+                // After a few lost races (other hub processes on the same topic), wait for the stream's row lock instead.
+                var outcome = attempt <= OptimisticAttempts
+                    ? await AppendOptimisticAsync(topic, decide, headers, ct)
+                    : await AppendExclusiveAsync(topic, decide, headers, ct);
+                if (outcome is not { } decision)
+                {
+                    await Task.Delay(Random.Shared.Next(1, 5 * attempt), ct);
+                    continue;
+                }
+                if (decision.Value is { Events.Count: > 0 } appended) distribution.Committed(appended);
+                return decision;
+            }
+            throw new TopicBusyException(topic);
         }
         finally
         {
@@ -46,42 +60,59 @@ public sealed class TopicStream(IDocumentStore store, Distribution distribution,
         }
     }
 
-    private async Task<Decision<Appended>> AppendInTurnAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
+    /// <returns>null when another writer won the race.</returns>
+    private async Task<Decision<Appended>?> AppendOptimisticAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
     {
-        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        PendingAppend pending;
+        await using (var session = store.QuerySession())
         {
-            await using var session = store.LightweightSession();
-            foreach (var (key, value) in headers ?? new Dictionary<string, object>()) session.SetHeader(key, value);
-            // After a few lost races (other hub processes on the same topic), wait for the stream's row lock instead.
-            var stream = attempt <= OptimisticAttempts
-                ? await session.Events.FetchForWriting<TopicSession>(topic, ct)
-                : await session.Events.FetchForExclusiveWriting<TopicSession>(topic, ct);
-            var decision = await decide(stream.Aggregate, session, ct);
+            // The projected session carries the stream version it reflects: one read gives both.
+            var state = await session.LoadAsync<TopicSession>(topic, ct);
+            var version = state?.Version ?? 0;
+            var decision = await decide(state, session, ct);
             if (decision.IsRejected) return decision.Rejection!;
             var events = decision.Value!;
-            var appended = new Appended(topic, stream.CurrentVersion.GetValueOrDefault() + 1, events);
-            if (events.Length == 0) return appended;
-
-            stream.AppendMany(events);
-            session.Store(TopicSnapshots.Due(topic, stream.Aggregate, appended.FirstVersion - 1, events, options.Value.SnapshotInterval).ToArray());
-            try
-            {
-                await session.SaveChangesAsync(ct);
-            }
-            catch (Exception e) when (IsLostRace(e))
-            {
-                await Task.Delay(Random.Shared.Next(1, 5 * attempt), ct);
-                continue;
-            }
-
-            distribution.Committed(appended);
-            return appended;
+            if (events.Length == 0) return new Appended(topic, version + 1, events);
+            pending = new PendingAppend(topic, version, events, Snapshots(topic, state, version, events), headers);
         }
-        throw new TopicBusyException(topic);
+        try
+        {
+            // Not cancellable: once queued, the append may commit, and this writer keeps its turn until it knows.
+            await commits.CommitAsync(pending);
+        }
+        catch (Exception e) when (GroupCommit.IsLostRace(e))
+        {
+            return null;
+        }
+        return new Appended(topic, pending.ExpectedVersion + 1, pending.Events);
     }
 
-    // Another writer appended first (stale expected version) or created the stream first.
-    private static bool IsLostRace(Exception e) =>
-        e is ConcurrencyException or ExistingStreamIdCollisionException
-        || e.InnerException is ConcurrencyException or ExistingStreamIdCollisionException;
+    private async Task<Decision<Appended>?> AppendExclusiveAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        foreach (var (key, value) in headers ?? new Dictionary<string, object>()) session.SetHeader(key, value);
+        var stream = await session.Events.FetchForExclusiveWriting<TopicSession>(topic, ct);
+        var decision = await decide(stream.Aggregate, session, ct);
+        if (decision.IsRejected) return decision.Rejection!;
+        var events = decision.Value!;
+        var version = stream.CurrentVersion.GetValueOrDefault();
+        var appended = new Appended(topic, version + 1, events);
+        if (events.Length == 0) return appended;
+
+        stream.AppendMany(events);
+        session.Store(Snapshots(topic, stream.Aggregate, version, events));
+        try
+        {
+            await session.SaveChangesAsync(ct);
+        }
+        catch (Exception e) when (GroupCommit.IsLostRace(e))
+        {
+            return null;
+        }
+        ChainLinkProjection.Of(store).Committed(topic, appended.LastVersion);
+        return appended;
+    }
+
+    private TopicSessionSnapshot[] Snapshots(string topic, TopicSession? state, long version, object[] events) =>
+        TopicSnapshots.Due(topic, state, version, events, options.Value.SnapshotInterval).ToArray();
 }
