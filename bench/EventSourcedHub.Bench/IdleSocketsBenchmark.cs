@@ -107,7 +107,7 @@ public static class IdleSocketsBenchmark
                 options.Sockets, options.Topics, options.Concurrency, settleSeconds = options.Settle, hubEnv = options.HubEnvironment,
                 connected = subscribers.Count, confirmed, open, unexpectedMessages = unexpected, hubFds, subscribeSeconds,
                 hubRssBeforeMb = cold.RssMb, warmSockets = warmCount, hubRssWarmMb = warm.RssMb, hubRssMb = rssMb, hubHwmMb = loaded.HwmMb,
-                hubRssAnonMb = loaded.RssAnonMb, hubThreads = loaded.Threads,
+                hubRssAnonMb = loaded.RssAnonMb, hubRssFileMb = loaded.RssFileMb, hubRssShmemMb = loaded.RssShmemMb, hubThreads = loaded.Threads,
                 kbPerSocket = (rssMb - cold.RssMb) * 1024 / options.Sockets,
                 marginalKbPerSocket = options.Sockets > warmCount ? (rssMb - warm.RssMb) * 1024 / (options.Sockets - warmCount) : double.NaN,
                 benchRssMb = bench.RssMb, targetMet = rssMb <= 250 && open == options.Sockets,
@@ -122,9 +122,9 @@ public static class IdleSocketsBenchmark
                 `{command}`;
                 hub process (Kestrel, loopback) and PostgreSQL on the same machine, open-file limit {soft}. Target: 10,000 idle sockets ≤ 250 MB hub RSS.
 
-                | sockets | topics | confirmed | open after {options.Settle} s | hub RSS before MB | hub RSS at {warmCount} MB | hub RSS MB | hub VmHWM MB | KB/socket over before | marginal KB/socket | hub threads | hub fds | subscribe s | target met |
+                | sockets | topics | confirmed | open after {options.Settle} s | hub RSS before MB | hub RSS at {warmCount} MB | hub RSS MB (anon / file / shmem) | hub VmHWM MB | KB/socket over before | marginal KB/socket | hub threads | hub fds | subscribe s | target met |
                 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
-                | {options.Sockets} | {options.Topics} | {confirmed} | {open} | {F(cold.RssMb)} | {F(warm.RssMb)} | {F(rssMb)} | {F(loaded.HwmMb)} | {F(summary.kbPerSocket, "0.0")} | {F(summary.marginalKbPerSocket, "0.0")} | {loaded.Threads} | {hubFds} | {F(subscribeSeconds)} | {(summary.targetMet ? "yes" : "no")} |
+                | {options.Sockets} | {options.Topics} | {confirmed} | {open} | {F(cold.RssMb)} | {F(warm.RssMb)} | {F(rssMb)} ({F(loaded.RssAnonMb)} / {F(loaded.RssFileMb)} / {F(loaded.RssShmemMb)}) | {F(loaded.HwmMb)} | {F(summary.kbPerSocket, "0.0")} | {F(summary.marginalKbPerSocket, "0.0")} | {loaded.Threads} | {hubFds} | {F(subscribeSeconds)} | {(summary.targetMet ? "yes" : "no")} |
                 """);
             return 0;
         }
@@ -238,7 +238,7 @@ public static class IdleSocketsBenchmark
 }
 
 /// <summary>Memory of a process from /proc/&lt;pid&gt;/status (kB figures, given here in MB).</summary>
-public sealed record ProcStatus(double RssMb, double HwmMb, double RssAnonMb, int Threads)
+public sealed record ProcStatus(double RssMb, double HwmMb, double RssAnonMb, double RssFileMb, double RssShmemMb, int Threads)
 {
     public static ProcStatus Read(int pid)
     {
@@ -247,7 +247,7 @@ public sealed record ProcStatus(double RssMb, double HwmMb, double RssAnonMb, in
             .Where(p => p.Length == 2)
             .ToDictionary(p => p[0], p => p[1].Trim());
         double Mb(string name) => fields.TryGetValue(name, out var v) ? long.Parse(v.Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0 : double.NaN;
-        return new ProcStatus(Mb("VmRSS"), Mb("VmHWM"), Mb("RssAnon"), int.Parse(fields.GetValueOrDefault("Threads", "0"), CultureInfo.InvariantCulture));
+        return new ProcStatus(Mb("VmRSS"), Mb("VmHWM"), Mb("RssAnon"), Mb("RssFile"), Mb("RssShmem"), int.Parse(fields.GetValueOrDefault("Threads", "0"), CultureInfo.InvariantCulture));
     }
 }
 
