@@ -122,7 +122,7 @@ public static class IdleSocketsBenchmark
                 `{command}`;
                 hub process (Kestrel, loopback) and PostgreSQL on the same machine, open-file limit {soft}. Target: 10,000 idle sockets ≤ 250 MB hub RSS.
 
-                | sockets | topics | confirmed | open after {options.Settle} s | hub RSS before MB | hub RSS at {warmCount} MB | hub RSS MB (anon / file / shmem) | hub VmHWM MB | KB/socket over before | marginal KB/socket | hub threads | hub fds | subscribe s | target met |
+                | sockets | topics | confirmed | open after {options.Settle} s | hub RSS MB before | hub RSS MB at {warmCount} sockets | hub RSS MB (anon / file / shmem) | hub VmHWM MB | KB/socket over before | marginal KB/socket | hub threads | hub fds | subscribe s | target met |
                 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
                 | {options.Sockets} | {options.Topics} | {confirmed} | {open} | {F(cold.RssMb)} | {F(warm.RssMb)} | {F(rssMb)} ({F(loaded.RssAnonMb)} / {F(loaded.RssFileMb)} / {F(loaded.RssShmemMb)}) | {F(loaded.HwmMb)} | {F(summary.kbPerSocket, "0.0")} | {F(summary.marginalKbPerSocket, "0.0")} | {loaded.Threads} | {hubFds} | {F(subscribeSeconds)} | {(summary.targetMet ? "yes" : "no")} |
                 """);
