@@ -194,7 +194,10 @@ public sealed class HubProcess : IDisposable
 
     public Uri BaseAddress { get; }
 
-    public static async Task<HubProcess> StartAsync(string connectionString)
+    public int Id => _process.Id;
+
+    /// <param name="environment">Extra environment variables for the hub process (e.g. GC settings), over the defaults below.</param>
+    public static async Task<HubProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string>? environment = null)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -207,6 +210,7 @@ public sealed class HubProcess : IDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // The load comes from one address: the per-client limit would measure itself, not the hub.
         start.Environment["Hub__Limits__RequestsPerSecondPerClient"] = "1000000";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[hub] {e.Data}"); };

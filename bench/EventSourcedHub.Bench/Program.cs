@@ -7,6 +7,7 @@ return args.FirstOrDefault() switch
     "load" => await LoadBenchmark.RunAsync(args[1..]),
     "current-context" => await CurrentContextBenchmark.RunAsync(args[1..]),
     "publish-receipts" => await PublishThroughputBenchmark.RunAsync(args[1..]),
+    "idle-sockets" => await IdleSocketsBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -16,5 +17,6 @@ static int Usage()
     Console.Error.WriteLine("       EventSourcedHub.Bench current-context [--topics 10000] [--requests 5000] [--clients 4]");
     Console.Error.WriteLine("       EventSourcedHub.Bench load [--topics 50] [--subscribers 2] [--publishers 8] [--seconds 20] [--rate 500 (0 = as fast as possible)] [--label name]");
     Console.Error.WriteLine("       EventSourcedHub.Bench publish-receipts [--subscribers N] [--events N] [--rounds N]");
+    Console.Error.WriteLine("       EventSourcedHub.Bench idle-sockets [--sockets 10000] [--topics 100] [--concurrency 16] [--settle 15] [--label name] [--hub-env NAME=VALUE ...]");
     return 2;
 }
