@@ -85,6 +85,23 @@ public static class BenchArgs
     public static int Number(string[] args, string name, int fallback) =>
         int.TryParse(Text(args, name, ""), out var value) ? value : fallback;
 
+    /// <summary>Every `--hub-env NAME=VALUE`: environment variables for the hub process only (e.g. `Hub__MaxCommitBatch=1`).</summary>
+    public static IReadOnlyDictionary<string, string> HubEnvironment(string[] args)
+    {
+        var environment = new Dictionary<string, string>();
+        foreach (var pair in args.Where((_, i) => i > 0 && args[i - 1] == "--hub-env"))
+        {
+            var at = pair.IndexOf('=');
+            if (at <= 0) throw new ArgumentException($"--hub-env takes NAME=VALUE, not '{pair}'.");
+            environment[pair[..at]] = pair[(at + 1)..];
+        }
+        return environment;
+    }
+
+    /// <summary>The `--hub-env` options as they were given, for the recorded command line.</summary>
+    public static string HubEnvironmentText(string[] args) =>
+        string.Concat(HubEnvironment(args).Select(e => $" --hub-env {e.Key}={e.Value}"));
+
     public static string Text(string[] args, string name, string fallback)
     {
         var index = Array.IndexOf(args, name);

@@ -52,16 +52,15 @@ public static class IdleSocketsBenchmark
         }
         Console.WriteLine($"RLIMIT_NOFILE soft {soft}, hard {hard}; {options.Sockets} sockets over {options.Topics} topics, {options.Concurrency} at a time");
 
-        var hubEnvironment = new Dictionary<string, string>();
-        foreach (var pair in options.HubEnvironment)
+        IReadOnlyDictionary<string, string> hubEnvironment;
+        try
         {
-            var at = pair.IndexOf('=');
-            if (at <= 0)
-            {
-                Console.Error.WriteLine($"--hub-env takes NAME=VALUE, not '{pair}'.");
-                return 2;
-            }
-            hubEnvironment[pair[..at]] = pair[(at + 1)..];
+            hubEnvironment = BenchArgs.HubEnvironment(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
         }
 
         await using var database = await BenchDatabase.StartAsync();

@@ -18,21 +18,23 @@ namespace EventSourcedHub.Bench;
 /// </summary>
 public static class LoadBenchmark
 {
-    private sealed record Options(int Topics, int Subscribers, int Publishers, int Seconds, int Rate, string Label);
+    private sealed record Options(int Topics, int Subscribers, int Publishers, int Seconds, int Rate, int Warmup, string Label);
 
     public static async Task<int> RunAsync(string[] args)
     {
         var options = new Options(
             BenchArgs.Number(args, "--topics", 50), BenchArgs.Number(args, "--subscribers", 2), BenchArgs.Number(args, "--publishers", 8),
-            BenchArgs.Number(args, "--seconds", 20), BenchArgs.Number(args, "--rate", 500), BenchArgs.Text(args, "--label", "load"));
+            BenchArgs.Number(args, "--seconds", 20), BenchArgs.Number(args, "--rate", 500), BenchArgs.Number(args, "--warmup", 10),
+            BenchArgs.Text(args, "--label", "load"));
         await using var database = await BenchDatabase.StartAsync();
         var floor = await FloorAsync(database.ConnectionString, options.Publishers, TimeSpan.FromSeconds(Math.Min(options.Seconds, 10)));
-        using var hub = await HubProcess.StartAsync(database.ConnectionString);
+        using var hub = await HubProcess.StartAsync(database.ConnectionString, BenchArgs.HubEnvironment(args));
         var result = await DriveAsync(hub, options);
         var summary = new
         {
             scenario = options.Label, date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd"), commit = Machine.Commit(), machine = Machine.Describe(),
-            options.Topics, options.Subscribers, options.Publishers, options.Seconds, targetRate = options.Rate,
+            options.Topics, options.Subscribers, options.Publishers, options.Seconds, targetRate = options.Rate, warmupSeconds = options.Warmup,
+            hubEnv = BenchArgs.HubEnvironment(args),
             accepted = result.Accepted / result.Elapsed.TotalSeconds, delivered = result.Delivered / result.Elapsed.TotalSeconds, errors = result.Errors,
             p50 = Ms(result.Latency, 50), p90 = Ms(result.Latency, 90), p99 = Ms(result.Latency, 99), max = Ms(result.Latency, 100),
             hubRssMb = result.RssMb, hubCpuPercent = result.CpuPercent, floorTps = floor, ratio = result.Accepted / result.Elapsed.TotalSeconds / floor,
@@ -41,7 +43,7 @@ public static class LoadBenchmark
         Machine.Record($"""
             ### Load: {options.Label} ({summary.date}, commit {summary.commit}, {summary.machine})
 
-            `dotnet run -c Release --project bench/EventSourcedHub.Bench -- load --topics {options.Topics} --subscribers {options.Subscribers} --publishers {options.Publishers} --seconds {options.Seconds} --rate {options.Rate} --label "{options.Label}"`
+            `dotnet run -c Release --project bench/EventSourcedHub.Bench -- load --topics {options.Topics} --subscribers {options.Subscribers} --publishers {options.Publishers} --seconds {options.Seconds} --rate {options.Rate} --warmup {options.Warmup}{BenchArgs.HubEnvironmentText(args)} --label "{options.Label}"`
 
             | accepted/s | delivered/s | p50 ms | p90 ms | p99 ms | max ms | errors | hub RSS MB | hub CPU % | floor INSERT/s ({options.Publishers} clients) | hub/floor |
             |---|---|---|---|---|---|---|---|---|---|---|
@@ -81,14 +83,17 @@ public static class LoadBenchmark
             }
         }
 
+        // The same load runs for the warm-up first (JIT tiering, connection pools, caches), unmeasured.
         var clock = Stopwatch.StartNew();
-        var cpuBefore = hub.CpuTime();
+        var measuring = false;
+        var cpuBefore = TimeSpan.Zero;
+        var measured = Stopwatch.StartNew();
         var perPublisher = options.Rate > 0 ? (double)options.Rate / options.Publishers : 0;
         var publishers = Enumerable.Range(0, options.Publishers).Select(p => Task.Run(async () =>
         {
             var n = 0L;
             var start = Stopwatch.GetTimestamp();
-            while (clock.Elapsed < TimeSpan.FromSeconds(options.Seconds))
+            while (clock.Elapsed < TimeSpan.FromSeconds(options.Warmup + options.Seconds))
             {
                 if (perPublisher > 0)
                 {
@@ -99,22 +104,28 @@ public static class LoadBenchmark
                 var topic = topics[(int)((p + n * options.Publishers) % topics.Length)];
                 var id = $"{p}-{n++}";
                 var body = $$$$"""{"timestamp":"2025-03-01T14:58:45.988Z","id":"{{{{id}}}}","event":{"hub.topic":"{{{{topic}}}}","hub.event":"org.example.bench","context":[{"key":"extension","data":{"n":{{{{n}}}}}}]}}""";
-                sentAt[id] = Stopwatch.GetTimestamp();
+                var counted = Volatile.Read(ref measuring);
+                if (counted) sentAt[id] = Stopwatch.GetTimestamp();
                 try
                 {
                     using var content = new StringContent(body, Encoding.UTF8, "application/json");
                     using var response = await http.PostAsync("/api/hub", content);
+                    if (!counted) continue;
                     if (response.IsSuccessStatusCode) Interlocked.Increment(ref accepted);
                     else Interlocked.Increment(ref errors);
                 }
                 catch (HttpRequestException)
                 {
-                    Interlocked.Increment(ref errors);
+                    if (counted) Interlocked.Increment(ref errors);
                 }
             }
         })).ToArray();
+        await Task.Delay(TimeSpan.FromSeconds(options.Warmup));
+        cpuBefore = hub.CpuTime();
+        measured.Restart();
+        Volatile.Write(ref measuring, true);
         await Task.WhenAll(publishers);
-        var elapsed = clock.Elapsed;
+        var elapsed = measured.Elapsed;
         var cpu = (hub.CpuTime() - cpuBefore).TotalSeconds / elapsed.TotalSeconds * 100;
         var rss = hub.RssMb();
         await Task.Delay(2000); // let the last deliveries arrive

@@ -15,7 +15,7 @@ static int Usage()
 {
     Console.Error.WriteLine("usage: EventSourcedHub.Bench context-as-of [--events N] [--samples N]");
     Console.Error.WriteLine("       EventSourcedHub.Bench current-context [--topics 10000] [--requests 5000] [--clients 4]");
-    Console.Error.WriteLine("       EventSourcedHub.Bench load [--topics 50] [--subscribers 2] [--publishers 8] [--seconds 20] [--rate 500 (0 = as fast as possible)] [--label name]");
+    Console.Error.WriteLine("       EventSourcedHub.Bench load [--topics 50] [--subscribers 2] [--publishers 8] [--seconds 20] [--rate 500 (0 = as fast as possible)] [--warmup 10] [--hub-env NAME=VALUE ...] [--label name]");
     Console.Error.WriteLine("       EventSourcedHub.Bench publish-receipts [--subscribers N] [--events N] [--rounds N]");
     Console.Error.WriteLine("       EventSourcedHub.Bench idle-sockets [--sockets 10000] [--topics 100] [--concurrency 16] [--settle 15] [--label name] [--hub-env NAME=VALUE ...]");
     return 2;

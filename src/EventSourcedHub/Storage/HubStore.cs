@@ -26,7 +26,7 @@ public static class HubStore
 
     public static void Configure(StoreOptions opts, string connectionString)
     {
-        opts.Connection(connectionString);
+        opts.Connection(Tuned(connectionString));
         opts.DatabaseSchemaName = Schema;
         opts.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
         opts.UseSystemTextJsonForSerialization();
@@ -43,6 +43,20 @@ public static class HubStore
         opts.Schema.For<TopicSessionSnapshot>().Duplicate(x => x.Topic).Duplicate(x => x.Version);
         opts.Schema.For<Replay.SessionSummary>().Index(x => x.Start).Index(x => x.End);
         Audit.AuditStore.Configure(opts);
+    }
+
+    /// <summary>
+    /// The hub's connection defaults (issue 7): every event runs the same few statements, so Npgsql prepares them once per
+    /// connection instead of parsing them each time, and a pooled connection is not reset with `DISCARD ALL` on return
+    /// (the hub keeps no session state on connections). Values set in the connection string win.
+    /// </summary>
+    public static string Tuned(string connectionString)
+    {
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!given.ContainsKey("Max Auto Prepare")) builder.MaxAutoPrepare = 64;
+        if (!given.ContainsKey("No Reset On Close")) builder.NoResetOnClose = true;
+        return builder.ConnectionString;
     }
 
     /// <summary>db/fhircast.sql of the repository around the current folder (`dotnet run` runs in the project folder).</summary>

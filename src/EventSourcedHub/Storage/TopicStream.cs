@@ -29,6 +29,11 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
     private const int MaxAttempts = 8;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _turns = new();
 
+    // The state this process last committed per topic: a first attempt decides on it instead of reading the store.
+    // It can only be stale when another process appended meanwhile, and then an accepted decision fails the expected
+    // version check at commit and a rejection is decided again from the store, so it never makes a decision wrong.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopicSession> _committed = new();
+
     public delegate Task<Decision<object[]>> Decide(TopicSession? state, IQuerySession session, CancellationToken ct);
 
     /// <param name="headers">Metadata stored with every appended event (e.g. the source event of a replayed one).</param>
@@ -42,7 +47,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             {
                 // After a few lost races (other hub processes on the same topic), wait for the stream's row lock instead.
                 var outcome = attempt <= OptimisticAttempts
-                    ? await AppendOptimisticAsync(topic, decide, headers, ct)
+                    ? await AppendOptimisticAsync(topic, decide, headers, trustCommitted: attempt == 1, ct)
                     : await AppendExclusiveAsync(topic, decide, headers, ct);
                 if (outcome is not { } decision)
                 {
@@ -61,17 +66,25 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
     }
 
     /// <returns>null when another writer won the race.</returns>
-    private async Task<Decision<Appended>?> AppendOptimisticAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
+    private async Task<Decision<Appended>?> AppendOptimisticAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers,
+        bool trustCommitted, CancellationToken ct)
     {
         PendingAppend pending;
+        TopicSession? state = null;
         await using (var session = store.QuerySession())
         {
-            // The projected session carries the stream version it reflects: one read gives both.
-            var state = await session.LoadAsync<TopicSession>(topic, ct);
-            var version = state?.Version ?? 0;
-            var decision = await decide(state, session, ct);
+            var decision = default(Decision<object[]>);
+            var fromMemory = trustCommitted && _committed.TryGetValue(topic, out state);
+            if (fromMemory) decision = await decide(state, session, ct);
+            if (!fromMemory || decision.IsRejected)
+            {
+                // The projected session carries the stream version it reflects: one read gives both.
+                state = await session.LoadAsync<TopicSession>(topic, ct);
+                decision = await decide(state, session, ct);
+            }
             if (decision.IsRejected) return decision.Rejection!;
             var events = decision.Value!;
+            var version = state?.Version ?? 0;
             if (events.Length == 0) return new Appended(topic, version + 1, events);
             pending = new PendingAppend(topic, version, events, Snapshots(topic, state, version, events), headers);
         }
@@ -82,9 +95,19 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
         }
         catch (Exception e) when (GroupCommit.IsLostRace(e))
         {
+            _committed.TryRemove(topic, out _);
             return null;
         }
+        _committed[topic] = After(topic, state, pending.ExpectedVersion, pending.Events);
         return new Appended(topic, pending.ExpectedVersion + 1, pending.Events);
+    }
+
+    private static TopicSession After(string topic, TopicSession? state, long version, object[] events)
+    {
+        // A copy per step: Evolve may return the same instance, and the state a decision was made on must not change.
+        var next = state ?? TopicSession.Start(topic);
+        foreach (var e in events) next = TopicSession.Evolve(next, e) with { Version = ++version };
+        return next;
     }
 
     private async Task<Decision<Appended>?> AppendExclusiveAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
@@ -110,6 +133,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             return null;
         }
         ChainLinkProjection.Of(store).Committed(topic, appended.LastVersion);
+        _committed[topic] = After(topic, stream.Aggregate, version, events);
         return appended;
     }
 

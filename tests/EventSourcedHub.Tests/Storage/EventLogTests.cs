@@ -86,4 +86,29 @@ public sealed class EventLogTests(HubFixture fixture) : IClassFixture<HubFixture
         Assert.Equal(2 * perHub, notifications.Length);
         Assert.Equal(2 * perHub, notifications.Distinct().Count());
     }
+
+    [Fact]
+    public async Task a_hub_decides_on_what_another_hub_committed_not_on_what_it_last_wrote_itself()
+    {
+        var topic = NewTopic();
+        await _hub.SubscribeAsync(topic, "Patient-open");
+        await using var other = await TestHub.StartAsync(connectionString: fixture.Hub.ConnectionString);
+
+        // This hub last wrote "p1 open"; the other hub closes p1: this hub's close of p1 is now a 409.
+        await _hub.PublishAsync(PatientOpen(topic, "p1"));
+        await other.Client.PublishAsync(PatientClose(topic, "p1"));
+        using var stale = await _hub.PublishJsonAsync(PatientClose(topic, "p1"));
+        await HubClient.AssertOperationOutcome(stale, System.Net.HttpStatusCode.Conflict, "conflict");
+
+        // This hub last wrote "p2 closed"; the other hub opens p2 again: this hub's close of p2 is accepted.
+        await _hub.PublishAsync(PatientOpen(topic, "p2"));
+        await _hub.PublishAsync(PatientClose(topic, "p2"));
+        await other.Client.PublishAsync(PatientOpen(topic, "p2"));
+        using var accepted = await _hub.PublishJsonAsync(PatientClose(topic, "p2"));
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, accepted.StatusCode);
+
+        Assert.Equal(
+            ["subscribed", "context_opened", "context_closed", "context_opened", "context_closed", "context_opened", "context_closed"],
+            (await StreamOf(topic)).Select(e => e.EventTypeName));
+    }
 }
