@@ -104,7 +104,7 @@ public static class ContextAsOfBenchmark
         await using var session = store.LightweightSession();
         if (written == 0) session.Events.StartStream<TopicSession>(topic, pending.ToArray());
         else session.Events.Append(topic, pending.ToArray());
-        session.Store(TopicSnapshots.Due(topic, state, written, pending, 200).ToArray());
+        session.Store(TopicSnapshots.Advance(topic, state, written, pending, 200).Due);
         foreach (var e in pending) state = TopicSession.Evolve(state, e) with { Version = ++written };
         await session.SaveChangesAsync();
         pending.Clear();

@@ -100,7 +100,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             return OperationOutcomes.Conflict("The log names WebSocket endpoints this hub already issued; it was imported here before.");
 
         session.Events.StartStream<TopicSession>(topic, events.ToArray());
-        session.Store(TopicSnapshots.Due(topic, null, 0, events, options.Value.SnapshotInterval).ToArray());
+        session.Store(TopicSnapshots.Advance(topic, null, 0, events, options.Value.SnapshotInterval).Due);
         try
         {
             await session.SaveChangesAsync(http.RequestAborted);

@@ -53,9 +53,11 @@ public static class HubStore
     public static string Tuned(string connectionString)
     {
         var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
-        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        if (!given.ContainsKey("Max Auto Prepare")) builder.MaxAutoPrepare = 64;
-        if (!given.ContainsKey("No Reset On Close")) builder.NoResetOnClose = true;
+        // Npgsql takes "Max Auto Prepare" as well as "MaxAutoPrepare": compare keys without spaces.
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>()
+            .Select(k => k.Replace(" ", "")).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (!given.Contains("MaxAutoPrepare")) builder.MaxAutoPrepare = 64;
+        if (!given.Contains("NoResetOnClose")) builder.NoResetOnClose = true;
         return builder.ConnectionString;
     }
 

@@ -20,17 +20,23 @@ public sealed class TopicSessionSnapshot
 
 public static class TopicSnapshots
 {
-    /// <summary>The snapshots due while <paramref name="events"/> are appended after <paramref name="state"/>.</summary>
-    public static IEnumerable<TopicSessionSnapshot> Due(string topic, TopicSession? state, long version, IEnumerable<object> events, int interval)
+    /// <summary>
+    /// The state once <paramref name="events"/> are appended after <paramref name="state"/> (at stream version
+    /// <paramref name="version"/>), and the snapshots they make due on the way.
+    /// </summary>
+    public static (TopicSession State, TopicSessionSnapshot[] Due) Advance(string topic, TopicSession? state, long version, IEnumerable<object> events, int interval)
     {
         var current = state ?? TopicSession.Start(topic);
+        var due = new List<TopicSessionSnapshot>();
         foreach (var e in events)
         {
-            // A copy per version: Evolve may return the same instance, and a snapshot must not change after it is taken.
+            // A copy per version: Evolve may return the same instance, and a snapshot (or the state a decision was made
+            // on) must not change afterwards.
             current = TopicSession.Evolve(current, e) with { Version = ++version };
             if (version % interval == 0)
-                yield return new TopicSessionSnapshot { Id = TopicSessionSnapshot.KeyFor(topic, version), Topic = topic, Version = version, State = current };
+                due.Add(new TopicSessionSnapshot { Id = TopicSessionSnapshot.KeyFor(topic, version), Topic = topic, Version = version, State = current });
         }
+        return (current, due.ToArray());
     }
 
     /// <summary>The session as of <paramref name="version"/>: the nearest snapshot at or before it, plus the events after it.</summary>
@@ -58,11 +64,9 @@ public static class TopicSnapshots
             await using var query = store.QuerySession();
             var events = await query.Events.FetchStreamAsync(topic, token: ct);
             await using var session = store.LightweightSession();
-            foreach (var snapshot in Due(topic, null, 0, events.Select(e => e.Data), interval))
-            {
-                session.Store(snapshot);
-                written++;
-            }
+            var due = Advance(topic, null, 0, events.Select(e => e.Data), interval).Due;
+            session.Store(due);
+            written += due.Length;
             await session.SaveChangesAsync(ct);
         }
         return written;

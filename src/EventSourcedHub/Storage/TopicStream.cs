@@ -70,10 +70,11 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
         bool trustCommitted, CancellationToken ct)
     {
         PendingAppend pending;
-        TopicSession? state = null;
+        TopicSession after;
         await using (var session = store.QuerySession())
         {
             var decision = default(Decision<object[]>);
+            TopicSession? state = null;
             var fromMemory = trustCommitted && _committed.TryGetValue(topic, out state);
             if (fromMemory) decision = await decide(state, session, ct);
             if (!fromMemory || decision.IsRejected)
@@ -86,7 +87,8 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             var events = decision.Value!;
             var version = state?.Version ?? 0;
             if (events.Length == 0) return new Appended(topic, version + 1, events);
-            pending = new PendingAppend(topic, version, events, Snapshots(topic, state, version, events), headers);
+            (after, var due) = TopicSnapshots.Advance(topic, state, version, events, options.Value.SnapshotInterval);
+            pending = new PendingAppend(topic, version, events, due, headers);
         }
         try
         {
@@ -98,16 +100,8 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             _committed.TryRemove(topic, out _);
             return null;
         }
-        _committed[topic] = After(topic, state, pending.ExpectedVersion, pending.Events);
+        _committed[topic] = after;
         return new Appended(topic, pending.ExpectedVersion + 1, pending.Events);
-    }
-
-    private static TopicSession After(string topic, TopicSession? state, long version, object[] events)
-    {
-        // A copy per step: Evolve may return the same instance, and the state a decision was made on must not change.
-        var next = state ?? TopicSession.Start(topic);
-        foreach (var e in events) next = TopicSession.Evolve(next, e) with { Version = ++version };
-        return next;
     }
 
     private async Task<Decision<Appended>?> AppendExclusiveAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
@@ -123,7 +117,8 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
         if (events.Length == 0) return appended;
 
         stream.AppendMany(events);
-        session.Store(Snapshots(topic, stream.Aggregate, version, events));
+        var (after, due) = TopicSnapshots.Advance(topic, stream.Aggregate, version, events, options.Value.SnapshotInterval);
+        session.Store(due);
         try
         {
             await session.SaveChangesAsync(ct);
@@ -133,10 +128,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             return null;
         }
         ChainLinkProjection.Of(store).Committed(topic, appended.LastVersion);
-        _committed[topic] = After(topic, stream.Aggregate, version, events);
+        _committed[topic] = after;
         return appended;
     }
-
-    private TopicSessionSnapshot[] Snapshots(string topic, TopicSession? state, long version, object[] events) =>
-        TopicSnapshots.Due(topic, state, version, events, options.Value.SnapshotInterval).ToArray();
 }

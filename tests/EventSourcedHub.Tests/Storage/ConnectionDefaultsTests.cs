@@ -15,10 +15,12 @@ public sealed class ConnectionDefaultsTests
         Assert.Equal("hub", tuned.Database);
     }
 
-    [Fact]
-    public void values_given_in_the_connection_string_win()
+    [Theory]
+    [InlineData("Host=127.0.0.1;Database=hub;Max Auto Prepare=0;No Reset On Close=false")]
+    [InlineData("Host=127.0.0.1;Database=hub;MaxAutoPrepare=0;noresetonclose=false")]
+    public void values_given_in_the_connection_string_win(string connectionString)
     {
-        var tuned = new NpgsqlConnectionStringBuilder(HubStore.Tuned("Host=127.0.0.1;Database=hub;Max Auto Prepare=0;No Reset On Close=false"));
+        var tuned = new NpgsqlConnectionStringBuilder(HubStore.Tuned(connectionString));
         Assert.Equal(0, tuned.MaxAutoPrepare);
         Assert.False(tuned.NoResetOnClose);
     }
