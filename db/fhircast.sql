@@ -453,6 +453,17 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_acceptednotification (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_acceptednotification_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditprogress (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    version             bigint                      NULL,
+CONSTRAINT pkey_mt_doc_auditprogress_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_auditprogress_idx_version ON fhircast.mt_doc_auditprogress USING btree (version);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditrecord (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,
@@ -565,6 +576,25 @@ CONSTRAINT pkey_mt_doc_sessionsummary_id PRIMARY KEY (id)
 CREATE INDEX mt_doc_sessionsummary_idx_start ON fhircast.mt_doc_sessionsummary USING btree ((fhircast.mt_immutable_timestamptz(data ->> 'Start')));
 
 CREATE INDEX mt_doc_sessionsummary_idx_end ON fhircast.mt_doc_sessionsummary USING btree ((fhircast.mt_immutable_timestamptz(data ->> 'End')));
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_storedanchor (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    topic               varchar                     NULL,
+CONSTRAINT pkey_mt_doc_storedanchor_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_storedanchor_idx_topic ON fhircast.mt_doc_storedanchor USING btree (topic);
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_topichead (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+CONSTRAINT pkey_mt_doc_topichead_id PRIMARY KEY (id)
+);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_topicsession (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

@@ -31,11 +31,16 @@ public static class ContentSharing
         var forbidden = CheckIdentityRules(anchor, changes.Value!);
         if (forbidden is not null) return forbidden;
 
+        // Create versus update is decided here, where the anchor's content is at hand (for Provenance; no query later).
+        var decided = changes.Value!.Select(c => c with
+        {
+            Activity = c.Method == ContentChange.Delete ? ContentChange.Delete : anchor.Shares($"{c.ResourceType}/{c.ResourceId}") ? ContentChange.Update : ContentChange.Create,
+        }).ToArray();
         var versionId = newVersionId();
         var notification = NotificationText.Stamp(request.Json, versionId, anchor.VersionId);
         return new object[]
         {
-            new ContentUpdated(request.Id, request.EventName.Value, anchor.AnchorType, anchor.AnchorId, versionId, anchor.VersionId, changes.Value!, notification),
+            new ContentUpdated(request.Id, request.EventName.Value, anchor.AnchorType, anchor.AnchorId, versionId, anchor.VersionId, decided, notification),
         };
     }
 
@@ -63,8 +68,8 @@ public static class ContentSharing
 
         var clear = parsed.Count == 1 && parsed[0].IsArray && parsed[0].Items.Count == 0;
         var known = KnownResources(anchor);
-        var selected = parsed.SelectMany(p => p.Items).Where(i => known.Contains(i.Key)).Select(i => i.Key).Distinct().ToArray();
-        var partial = parsed.SelectMany(p => p.Items).Any(i => !known.Contains(i.Key));
+        var selected = parsed.SelectMany(p => p.Items).Where(i => known(i.Key)).Select(i => i.Key).Distinct().ToArray();
+        var partial = parsed.SelectMany(p => p.Items).Any(i => !known(i.Key));
         if (!clear && selected.Length == 0) return new Published([], Partial: true);
 
         var versionId = policy.BumpVersionOnSelect ? newVersionId() : anchor.VersionId;
@@ -182,7 +187,7 @@ public static class ContentSharing
     }
 
     /// <summary>What a select may name: the resources (or references) of the anchor's open context, and its content.</summary>
-    private static HashSet<string> KnownResources(OpenAnchor anchor)
+    private static Func<string, bool> KnownResources(OpenAnchor anchor)
     {
         using var context = JsonDocument.Parse(anchor.Context);
         var known = ContextResources(context.RootElement).Select(r => r.Key).ToHashSet();
@@ -192,8 +197,7 @@ public static class ContentSharing
                 && ResourceReference.TryParse(reference, out var type, out var id))
                 known.Add($"{type}/{id}");
         }
-        known.UnionWith(anchor.Content.Select(r => r.Key));
-        return known;
+        return key => known.Contains(key) || anchor.Shares(key);
     }
 
     private sealed record SelectItem(string Key, string Json);
@@ -230,7 +234,7 @@ public static class ContentSharing
     }
 
     /// <summary>The request's context entries with unknown selections left out; every other entry stays byte for byte.</summary>
-    private static List<string> KeepKnownSelections(NotificationRequest request, HashSet<string> known)
+    private static List<string> KeepKnownSelections(NotificationRequest request, Func<string, bool> known)
     {
         var kept = new List<string>();
         foreach (var entry in request.Context)
@@ -241,7 +245,7 @@ public static class ContentSharing
                 continue;
             }
             var select = ReadSelectEntry(entry.Json).Value!;
-            var items = select.Items.Where(i => known.Contains(i.Key)).ToList();
+            var items = select.Items.Where(i => known(i.Key)).ToList();
             if (!select.IsArray)
             {
                 if (items.Count == 1) kept.Add(entry.Json);

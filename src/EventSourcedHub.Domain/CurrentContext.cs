@@ -33,7 +33,7 @@ public static class CurrentContext
                 writer.WriteStartObject("resource");
                 writer.WriteString("resourceType", "Bundle");
                 writer.WriteString("type", "collection");
-                if (!current.Content.IsEmpty)
+                if (!current.Resources.IsEmpty)
                 {
                     writer.WriteStartArray("entry");
                     foreach (var resource in current.Content)

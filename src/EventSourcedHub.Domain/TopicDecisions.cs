@@ -9,7 +9,9 @@ public sealed record SubscriptionPolicy(int DefaultLeaseSeconds, int MaxLeaseSec
 }
 
 /// <summary>How the hub treats content sharing (rulings.md 15, AMB-02).</summary>
-public sealed record ContentPolicy(bool BumpVersionOnSelect, int MaxBundleEntries, bool DeriveOpenEvents = true)
+/// <param name="MaxOpenAnchors">Open anchors a session keeps; an open beyond it closes the least recently opened
+/// suspended anchor (rulings.md 28).</param>
+public sealed record ContentPolicy(bool BumpVersionOnSelect, int MaxBundleEntries, bool DeriveOpenEvents = true, int MaxOpenAnchors = 100)
 {
     public static readonly ContentPolicy Default = new(false, 1000);
 }
@@ -119,7 +121,7 @@ public static class TopicDecisions
         if (name.IsHomeOpen)
             decided = new object[] { new HomeOpened(request.Id, name.Value, request.Json) };
         else if (name.IsOpen)
-            decided = Open(state, request, newId, policy.DeriveOpenEvents);
+            decided = Open(state, request, newId, policy);
         else if (name.IsClose)
             decided = Close(state, request);
         else if (name.IsUpdate)
@@ -161,7 +163,7 @@ public static class TopicDecisions
             cause.FailedEventId, cause.FailedEventName, cause.Diagnostics, notification)];
     }
 
-    private static Decision<object[]> Open(TopicSession state, NotificationRequest request, Func<string> newId, bool deriveOpens)
+    private static Decision<object[]> Open(TopicSession state, NotificationRequest request, Func<string> newId, ContentPolicy policy)
     {
         var anchor = FindAnchorEntry(request, requireResource: true);
         if (anchor.IsRejected) return anchor.Rejection!;
@@ -180,11 +182,26 @@ public static class TopicDecisions
         var versionId = newId();
         var resumed = state.FindAnchor(type, id);
         var notification = NotificationText.Stamp(request.Json, versionId, resumed?.VersionId);
-        var derived = deriveOpens ? DerivedOpens(state.Id, request, type, newId) : null;
-        return new object[]
-        {
-            new ContextOpened(request.Id, request.EventName.Value, resumed?.AnchorType ?? type, id, versionId, resumed?.VersionId, request.ContextJson, notification, derived),
-        };
+        var derived = policy.DeriveOpenEvents ? DerivedOpens(state.Id, request, type, newId) : null;
+        var opened = new ContextOpened(request.Id, request.EventName.Value, resumed?.AnchorType ?? type, id, versionId, resumed?.VersionId, request.ContextJson, notification, derived);
+        if (resumed is not null || state.OpenAnchors.Count < policy.MaxOpenAnchors) return new object[] { opened };
+        return new object[] { Evict(state, request.Timestamp, newId(), policy.MaxOpenAnchors), opened };
+    }
+
+    /// <summary>
+    /// The close the hub records and distributes itself when an open would go beyond `Hub:Limits:MaxOpenAnchors`: of the
+    /// least recently opened suspended anchor, never the current one (rulings.md 28). It carries the anchor's context as
+    /// opened, so that apps can tell what was closed.
+    /// </summary>
+    private static ContextClosed Evict(TopicSession state, string timestamp, string eventId, int maxOpenAnchors)
+    {
+        var oldest = state.OpenAnchors.Values.Where(a => a.Key != state.CurrentKey).MinBy(a => a.OpenOrder)!;
+        var eventName = $"{oldest.AnchorType}-close";
+        using var context = System.Text.Json.JsonDocument.Parse(oldest.Context);
+        var entries = context.RootElement.EnumerateArray().Select(e => e.GetRawText()).ToArray();
+        var text = NotificationText.Compose(timestamp, eventId, state.Id, eventName, entries);
+        return new ContextClosed(eventId, eventName, oldest.AnchorType, oldest.AnchorId, text,
+            $"closed by the hub: a new open went beyond the {maxOpenAnchors} open anchors a session keeps (Hub:Limits:MaxOpenAnchors); this was the least recently opened suspended anchor");
     }
 
     /// <summary>

@@ -70,10 +70,18 @@ public sealed record DerivedOpen(string EventId, string EventName, string Anchor
 
 /// <summary>One PUT or DELETE of an update bundle, as applied to the anchor's content (HUB-CS-07).</summary>
 /// <param name="Resource">The resource JSON exactly as sent, for a PUT; null for a DELETE.</param>
-public sealed record ContentChange(string Method, string ResourceType, string ResourceId, string? Resource)
+/// <param name="Activity">What the change did to the anchor's content, decided with the content at hand: CREATE (a PUT
+/// of a resource not shared before), UPDATE or DELETE (v3 DataOperation, for Provenance). Null in events recorded
+/// before it was decided here; they are read as UPDATE for a PUT.</param>
+public sealed record ContentChange(string Method, string ResourceType, string ResourceId, string? Resource, string? Activity = null)
 {
     public const string Put = "PUT";
     public const string Delete = "DELETE";
+
+    public const string Create = "CREATE";
+    public const string Update = "UPDATE";
+
+    [System.Text.Json.Serialization.JsonIgnore] public string ActivityCode => Activity ?? (Method == Delete ? Delete : Update);
 }
 
 /// <summary>A `*-update` applied its bundle to an open anchor's content atomically and moved its version (HUB-CS-04/05).</summary>
@@ -120,7 +128,9 @@ public sealed record SyncErrorRaised(
 public sealed record ReplayStarted(string ReplayId, string SourceTopic, long FromVersion, long ToVersion, double Speed, DateTimeOffset At);
 
 /// <summary>A `*-close` ended an open anchor; when it was current, the current context is now empty (HUB-CTX-04).</summary>
-public sealed record ContextClosed(string EventId, string EventName, string AnchorType, string AnchorId, string Notification) : INotificationEvent;
+/// <param name="Reason">Null for a close an app sent; set when the hub closed the anchor itself, e.g. the least recently
+/// opened suspended anchor when an open went beyond `Hub:Limits:MaxOpenAnchors` (rulings.md 28).</param>
+public sealed record ContextClosed(string EventId, string EventName, string AnchorType, string AnchorId, string Notification, string? Reason = null) : INotificationEvent;
 
 /// <summary>`Home-open`: the current context is empty while every open anchor stays open (HUB-CTX-11).</summary>
 public sealed record HomeOpened(string EventId, string EventName, string Notification) : INotificationEvent;

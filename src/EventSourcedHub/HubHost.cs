@@ -56,6 +56,10 @@ public static class HubHost
         builder.Services.AddHubStore(connectionString, hub.RunAsyncProjections && !maintenance);
         builder.Services.AddSingleton<ChannelRegistry>();
         builder.Services.AddSingleton<Distribution>();
+        builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Distribution>());
+        builder.Services.AddSingleton<Audit.AuditTrail>();
+        builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<GroupCommit>();
         builder.Services.AddSingleton<TopicStream>();
         builder.Services.AddSingleton<SubscriptionEndpoint>();

@@ -65,7 +65,7 @@ public sealed class HubOptions
 
     public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds, Limits.MaxSubscriptionsPerTopic);
 
-    public Domain.ContentPolicy ContentPolicy() => new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents);
+    public Domain.ContentPolicy ContentPolicy() => new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents, Limits.MaxOpenAnchors);
 }
 
 public sealed class HubLimits
@@ -90,6 +90,12 @@ public sealed class HubLimits
     /// beyond, 429 with Retry-After. High enough for the benchmark loads (8 publishers from one address).
     /// </summary>
     public int RequestsPerSecondPerClient { get; set; } = 2000;
+
+    /// <summary>
+    /// Open anchors one session keeps (rulings.md 28). An open beyond it makes the hub close the least recently opened
+    /// suspended anchor, recorded and distributed as a `*-close` with the reason; never the current one.
+    /// </summary>
+    public int MaxOpenAnchors { get; set; } = 100;
 
     /// <summary>Entries in one update bundle; more is 413 (HUB-CS-14).</summary>
     public int MaxBundleEntries { get; set; } = 1000;

@@ -26,6 +26,8 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.Limits.RequestsPerSecondPerClient).GreaterThan(0).WithName("Hub:Limits:RequestsPerSecondPerClient");
         RuleFor(o => o.Limits.MaxImportBytes).GreaterThan(0).WithName("Hub:Limits:MaxImportBytes");
         RuleFor(o => o.Limits.MaxBundleEntries).GreaterThan(0).WithName("Hub:Limits:MaxBundleEntries");
+        // At least 2: the current anchor is never the one closed, so there must be a suspended one to close.
+        RuleFor(o => o.Limits.MaxOpenAnchors).GreaterThanOrEqualTo(2).WithName("Hub:Limits:MaxOpenAnchors");
         RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).WithName("Hub:Limits:MaxRequestBodyBytes");
         RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).WithName("Hub:Limits:SubscriberQueueCapacity");
         RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).WithName("Hub:Limits:MaxInboundMessageBytes");

@@ -71,7 +71,7 @@ public class ContentSharingTests
 
         Assert.Equal(("upd-1", "DiagnosticReport-update", "DiagnosticReport", "r1", "v2", "v1"),
             (updated.EventId, updated.EventName, updated.AnchorType, updated.AnchorId, updated.VersionId, updated.PriorVersionId));
-        Assert.Equal([new ContentChange("PUT", "Observation", "o1", Observation)], updated.Changes);
+        Assert.Equal([new ContentChange("PUT", "Observation", "o1", Observation, ContentChange.Create)], updated.Changes);
         Assert.Equal(Event("DiagnosticReport-update", Context(ReportRef, Bundle(Put(Observation))), id: "upd-1", eventExtras: Versions("v2", "v1")), updated.Notification);
     }
 
@@ -179,7 +179,7 @@ public class ContentSharingTests
 
         var change = Assert.Single(One<ContentUpdated>(Decide(state, Update("v1", Put(Observation, method)), versions)).Changes);
 
-        Assert.Equal(new ContentChange(ContentChange.Put, "Observation", "o1", Observation), change);
+        Assert.Equal(new ContentChange(ContentChange.Put, "Observation", "o1", Observation, ContentChange.Create), change);
     }
 
     [Theory]
@@ -193,7 +193,7 @@ public class ContentSharingTests
 
         var change = Assert.Single(One<ContentUpdated>(Decide(state, Update("v1", entry), versions)).Changes);
 
-        Assert.Equal(new ContentChange(ContentChange.Delete, "Observation", "o1", null), change);
+        Assert.Equal(new ContentChange(ContentChange.Delete, "Observation", "o1", null, ContentChange.Delete), change);
     }
 
     public static TheoryData<string, string> BadEntries => new()

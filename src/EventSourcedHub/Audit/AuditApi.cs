@@ -30,7 +30,7 @@ public static class AuditApi
     /// <summary>`GET /api/sessions/{topic}/audit`: every AuditEvent of the session, in stream order.</summary>
     public static async Task<IResult> SessionAuditAsync(string topic, HttpRequest request, IQuerySession query, CancellationToken ct)
     {
-        if (await query.LoadAsync<TopicSession>(topic, ct) is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        if (!await Storage.TopicDocuments.ExistsAsync(query, topic, ct)) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         // The session's events in stream order, then the requests on this topic that were rejected (rulings.md 11),
         // in the order they were recorded. Read audits are found with /fhir/AuditEvent?subtype=...&entity=<topic>.
         var records = (await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.EventType != OffStreamAudit.Read).ToListAsync(ct))
@@ -43,7 +43,7 @@ public static class AuditApi
     /// <summary>`GET /api/sessions/{topic}/timeline`: one entry per recorded event, in stream order.</summary>
     public static async Task<IResult> TimelineAsync(string topic, IQuerySession query, CancellationToken ct)
     {
-        if (await query.LoadAsync<TopicSession>(topic, ct) is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        if (!await Storage.TopicDocuments.ExistsAsync(query, topic, ct)) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         var records = await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.StreamVersion > 0).OrderBy(r => r.StreamVersion).ToListAsync(ct);
         var receipts = (await query.Query<DeliveryReceipt>().Where(d => d.Topic == topic).ToListAsync(ct))
             .ToLookup(d => d.StreamVersion);

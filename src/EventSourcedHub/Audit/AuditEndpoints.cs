@@ -28,6 +28,8 @@ public static class AuditEndpoints
     /// <summary>Every audit query is itself audited (action R), off the request path (rulings.md 12).</summary>
     private static async Task<IResult> Read(HttpContext http, AuditWriter audit, string what, string? topic, Func<Task<IResult>> handle)
     {
+        // The audit trail is written off the write path: wait (briefly) until it holds every event acknowledged so far.
+        await http.RequestServices.GetRequiredService<AuditTrail>().CaughtUpAsync(topic, TimeSpan.FromSeconds(5), http.RequestAborted);
         var result = await handle();
         var status = (result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status200OK;
         audit.Write(OffStreamAudit.ReadRequest(http, "audit-query", what, topic,

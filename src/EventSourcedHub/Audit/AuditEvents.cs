@@ -1,7 +1,6 @@
 using EventSourcedHub.Domain;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
-using JasperFx.Events;
 using ResourceReference = Hl7.Fhir.Model.ResourceReference;
 
 namespace EventSourcedHub.Audit;
@@ -29,22 +28,24 @@ public static class AuditEvents
     private sealed record Shape(string Category, string Subtype, string? Display, AuditEvent.AuditEventAction Action, string Outcome,
         bool SubscriberRequested, string? EndpointId, string? OutcomeText, string? IheTransaction, string? IheDisplay);
 
-    public static AuditRecord Record(IEvent e, string? subscriberName)
+    /// <summary>The AuditEvent of one committed topic-stream event; <paramref name="subscriberName"/> names the app it is about.</summary>
+    public static AuditRecord Record(RecordedEvent e, string? subscriberName)
     {
-        var shape = ShapeOf(e.Data);
+        var shape = ShapeOf(e.Data ?? throw new ArgumentException("An event of an unknown type has no AuditEvent.", nameof(e)));
         var notification = e.Data as INotificationEvent;
         var refs = notification is null ? NotificationReferences.None : NotificationReferences.Read(notification.Notification);
         var anchor = AnchorOf(e.Data);
         var entityRefs = refs.All.Concat(anchor is null ? [] : [anchor]).Distinct().ToArray();
-        var agent = string.IsNullOrEmpty(subscriberName) ? Anonymous : subscriberName;
+        // A close the hub decided itself (an evicted suspended anchor) was not sent by any app.
+        var agent = e.Data is ContextClosed { Reason: not null } ? HubName : string.IsNullOrEmpty(subscriberName) ? Anonymous : subscriberName;
         var recorded = Microseconds(e.Timestamp);
         var record = new AuditRecord
         {
             Id = e.Id.ToString(),
-            Topic = e.StreamKey!,
+            Topic = e.Topic,
             StreamVersion = e.Version,
             Recorded = recorded,
-            EventType = e.EventTypeName,
+            EventType = e.Type,
             EventId = notification?.EventId,
             EventName = notification?.EventName,
             Subtype = shape.Subtype,
@@ -94,6 +95,7 @@ public static class AuditEvents
             $"{u.Changes.Length} change(s)", null, null),
         ContentSelected s => new("notification", s.EventName, null, AuditEvent.AuditEventAction.E, s.Partial ? "4" : "0", false, null,
             s.Partial ? "some selected resources were unknown" : null, null, null),
+        ContextClosed { Reason: { } reason } c => new("notification", c.EventName, null, AuditEvent.AuditEventAction.D, "0", false, null, reason, null, null),
         INotificationEvent n => new("notification", n.EventName, null, AuditEvent.AuditEventAction.E, "0", false, null, null, null, null),
         _ => throw new ArgumentOutOfRangeException(nameof(data), data.GetType().Name, "not a topic event"),
     };

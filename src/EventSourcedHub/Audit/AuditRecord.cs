@@ -2,7 +2,7 @@ namespace EventSourcedHub.Audit;
 
 /// <summary>
 /// One recorded topic-stream event, as a compliance officer searches it: the searchable columns plus the FHIR R4
-/// AuditEvent that describes it (<see cref="Json"/>). Written by <see cref="AuditRecordProjection"/> in the event's transaction.
+/// AuditEvent that describes it (<see cref="Json"/>). Written by <see cref="AuditTrail"/> from the committed event.
 /// </summary>
 public sealed class AuditRecord
 {

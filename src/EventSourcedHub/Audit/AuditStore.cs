@@ -1,14 +1,13 @@
-using JasperFx.Events.Projections;
 using Marten;
 
 namespace EventSourcedHub.Audit;
 
-/// <summary>The audit store's part of the Marten setup: its inline projections and the columns it searches on.</summary>
+/// <summary>The audit store's part of the Marten setup: its documents and the columns it searches on.</summary>
 public static class AuditStore
 {
     public static void Configure(StoreOptions opts)
     {
-        opts.Projections.Add<AuditRecordProjection>(ProjectionLifecycle.Inline);
+        // Written by AuditTrail from the committed log, off the write path (issue 11); none of them is inline.
         opts.Schema.For<AuditRecord>()
             .Duplicate(x => x.Topic)
             .Duplicate(x => x.Recorded)
@@ -19,9 +18,7 @@ public static class AuditStore
             .GinIndexJsonData();
         // Not topic-stream events (rulings.md 12): stored in batches by AuditWriter.
         opts.Schema.For<DeliveryReceipt>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
-        opts.Projections.Add(new ChainLinkProjection(), ProjectionLifecycle.Inline);
         opts.Schema.For<ChainLink>().Duplicate(x => x.Topic).Duplicate(x => x.StreamVersion);
-        opts.Projections.Add<ProvenanceProjection>(ProjectionLifecycle.Inline);
         opts.Schema.For<ProvenanceRecord>()
             .Duplicate(x => x.Topic)
             .Duplicate(x => x.Recorded)
@@ -29,5 +26,6 @@ public static class AuditStore
             .Duplicate(x => x.Anchor)
             .Duplicate(x => x.Target)
             .Duplicate(x => x.Agent);
+        opts.Schema.For<AuditProgress>().Duplicate(x => x.Version);
     }
 }

@@ -2,9 +2,6 @@ using System.Text.Json;
 using EventSourcedHub.Domain;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
-using JasperFx.Events;
-using Marten;
-using Marten.Events.Projections;
 using ResourceReference = Hl7.Fhir.Model.ResourceReference;
 
 namespace EventSourcedHub.Audit;
@@ -35,60 +32,37 @@ public sealed class ProvenanceRecord
 }
 
 /// <summary>
-/// One <see cref="ProvenanceRecord"/> per change of a <see cref="ContentUpdated"/>. A PUT is a CREATE when the resource
-/// was not in the anchor's content before the update (no earlier PUT of it since the anchor was opened, or it was deleted
-/// since), else an UPDATE; a DELETE is a DELETE.
+/// One <see cref="ProvenanceRecord"/> per change of a <see cref="ContentUpdated"/>, with the activity the domain decided
+/// when it applied the update (CREATE: the resource was not in the anchor's content before; UPDATE; DELETE).
 /// </summary>
-public sealed partial class ProvenanceProjection : EventProjection
+public static class ProvenanceRecords
 {
     public const string DataOperationSystem = "http://terminology.hl7.org/CodeSystem/v3-DataOperation";
     private static readonly FhirJsonSerializer Serializer = new();
 
-    public async System.Threading.Tasks.Task Project(IEvent<ContentUpdated> e, IDocumentOperations ops)
+    public static IEnumerable<ProvenanceRecord> For(RecordedEvent e, ContentUpdated update, string agent)
     {
-        var update = e.Data;
         var anchor = $"{update.AnchorType}/{update.AnchorId}";
-        var inContent = new Dictionary<string, bool>();
         var recorded = AuditEvents.Microseconds(e.Timestamp);
         for (var i = 0; i < update.Changes.Length; i++)
         {
             var change = update.Changes[i];
-            var target = $"{change.ResourceType}/{change.ResourceId}";
-            if (!inContent.TryGetValue(target, out var present)) present = await WasSharedAsync(ops, e.StreamKey!, anchor, target);
-            var activity = change.Method == ContentChange.Delete ? "DELETE" : present ? "UPDATE" : "CREATE";
-            inContent[target] = change.Method != ContentChange.Delete;
             var record = new ProvenanceRecord
             {
                 Id = $"{e.Id}-{i:D4}",
-                Topic = e.StreamKey!,
+                Topic = e.Topic,
                 StreamVersion = e.Version,
                 Index = i,
                 Recorded = recorded,
-                Target = target,
-                Activity = activity,
-                Agent = AuditEvents.Anonymous,
+                Target = $"{change.ResourceType}/{change.ResourceId}",
+                Activity = change.ActivityCode,
+                Agent = agent,
                 EventId = update.EventId,
                 Anchor = anchor,
             };
             record.Json = Serializer.SerializeToString(Resource(record, VersionOf(change.Resource)));
-            ops.Store(record);
+            yield return record;
         }
-    }
-
-    /// <summary>
-    /// Whether the resource is in the anchor's content before this event: its latest change (committed earlier) was a PUT
-    /// and the anchor was not closed since (a close drops the content). Earlier commits only: each update is its own commit.
-    /// </summary>
-    private static async Task<bool> WasSharedAsync(IDocumentOperations ops, string topic, string anchor, string target)
-    {
-        var last = await ops.Query<ProvenanceRecord>()
-            .Where(p => p.Topic == topic && p.Anchor == anchor && p.Target == target)
-            .OrderByDescending(p => p.StreamVersion).ThenByDescending(p => p.Id)
-            .FirstOrDefaultAsync();
-        if (last is null || last.Activity == "DELETE") return false;
-        var closedSince = await ops.Query<AuditRecord>()
-            .AnyAsync(r => r.Topic == topic && r.EventType == "context_closed" && r.StreamVersion > last.StreamVersion && r.EntityRefs.Contains(anchor));
-        return !closedSince;
     }
 
     private static Provenance Resource(ProvenanceRecord record, string? version) => new()

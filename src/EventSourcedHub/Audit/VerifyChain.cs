@@ -18,11 +18,11 @@ public static class VerifyChain
     public static async Task<IResult> HandleAsync(string topic, IDocumentStore store, CancellationToken ct)
     {
         await using var query = store.QuerySession();
-        var session = await query.LoadAsync<TopicSession>(topic, ct);
-        if (session is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        var stream = await query.Events.FetchStreamStateAsync(topic, ct);
+        if (stream is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         var links = await query.Query<ChainLink>().Where(l => l.Topic == topic).OrderBy(l => l.StreamVersion).ToListAsync(ct);
         var rows = await ReadEventsAsync(store, topic, ct);
-        return Results.Text(Verify(session.Version, rows, links).ToJsonString(), "application/json");
+        return Results.Text(Verify(stream.Version, rows, links).ToJsonString(), "application/json");
     }
 
     public static JsonObject Verify(long expectedEvents, IReadOnlyList<StoredEvent> rows, IReadOnlyList<ChainLink> links)

@@ -11,7 +11,7 @@ namespace EventSourcedHub.Channels;
 /// Hands committed events to one dispatcher per topic. Each dispatcher processes its topic's events strictly in stream
 /// order, so every subscriber sees one and the same order (HUB-EVT-09, HUB-DIST-03).
 /// </summary>
-public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, ILogger<Distribution> logger) : IAsyncDisposable
+public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, ILogger<Distribution> logger) : ICommitObserver, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, TopicDispatcher> _dispatchers = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -110,9 +110,8 @@ internal sealed class TopicDispatcher
     {
         if (version <= 1) return TopicSession.Start(_topic);
         await using var query = _store.QuerySession();
-        var state = await query.Events.AggregateStreamAsync<TopicSession>(_topic, version - 1, token: ct) ?? TopicSession.Start(_topic);
-        state.Version = version - 1;
-        return state;
+        var state = await TopicSnapshots.AsOfAsync(query, _topic, version - 1, ct) ?? TopicSession.Start(_topic);
+        return state with { Version = version - 1 };
     }
 
     private async Task ProcessAsync(object @event, CancellationToken ct)

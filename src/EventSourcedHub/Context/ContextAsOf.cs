@@ -27,7 +27,7 @@ public static class ContextAsOf
             return OperationOutcomes.Invalid("`at` must be an ISO 8601 date-time, e.g. 2025-03-01T14:58:45Z.");
 
         await using var session = store.QuerySession();
-        var current = await session.LoadAsync<TopicSession>(topic, http.RequestAborted);
+        var current = await session.Events.FetchStreamStateAsync(topic, http.RequestAborted);
         if (current is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         if (hasVersion && version > current.Version)
             return OperationOutcomes.NotFound($"Topic '{topic}' has {current.Version} events; version {version} does not exist yet.");

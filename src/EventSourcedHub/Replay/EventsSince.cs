@@ -28,7 +28,7 @@ public static class EventsSince
         var filter = query.TryGetValue("events", out var events) ? SubscriptionRequest.ParseEvents(events) : [];
 
         await using var session = store.QuerySession();
-        if (await session.LoadAsync<TopicSession>(topic, http.RequestAborted) is null)
+        if (!await Storage.TopicDocuments.ExistsAsync(session, topic, http.RequestAborted))
             return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
         if (query.TryGetValue("after", out var eventId))
         {

@@ -17,7 +17,7 @@ namespace EventSourcedHub.Replay;
 /// one hub and imported into another under the same topic (the stored notifications name it). Types are the stable stored
 /// names (HubStore.EventTypes).
 /// </summary>
-public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options)
+public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options, IEnumerable<ICommitObserver> observers)
 {
     public const string MediaType = "application/x-ndjson";
 
@@ -100,7 +100,9 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             return OperationOutcomes.Conflict("The log names WebSocket endpoints this hub already issued; it was imported here before.");
 
         session.Events.StartStream<TopicSession>(topic, events.ToArray());
-        session.Store(TopicSnapshots.Advance(topic, null, 0, events, options.Value.SnapshotInterval).Due);
+        var (state, due) = TopicSnapshots.Advance(topic, null, 0, events, options.Value.SnapshotInterval);
+        session.StoreObjects(TopicDocuments.All(state));
+        session.Store(due);
         try
         {
             await session.SaveChangesAsync(http.RequestAborted);
@@ -109,6 +111,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
         {
             return OperationOutcomes.Conflict($"Topic '{topic}' already exists on this hub; import into a new topic.");
         }
+        foreach (var observer in observers) observer.Committed(new Appended(topic, 1, events));
         return Results.Json(new { topic, events = events.Count }, statusCode: StatusCodes.Status201Created);
     }
 

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using JasperFx;
 using Marten;
@@ -10,13 +9,16 @@ namespace EventSourcedHub.Storage;
 
 /// <summary>
 /// A decided append waiting for its commit: <see cref="Events"/> go to <see cref="Topic"/>'s stream right after
-/// <see cref="ExpectedVersion"/> (0: the stream is new), with the snapshots they make due.
+/// <see cref="ExpectedVersion"/> (0: the stream is new), with the session documents they change and the snapshots
+/// they make due. Everything here was decided and built by the writer; the commit only writes it.
 /// </summary>
-public sealed class PendingAppend(string topic, long expectedVersion, object[] events, TopicSessionSnapshot[] snapshots, IReadOnlyDictionary<string, object>? headers)
+public sealed class PendingAppend(string topic, long expectedVersion, object[] events, StateChanges state, TopicSessionSnapshot[] snapshots,
+    IReadOnlyDictionary<string, object>? headers)
 {
     public string Topic { get; } = topic;
     public long ExpectedVersion { get; } = expectedVersion;
     public object[] Events { get; } = events;
+    public StateChanges State { get; } = state;
     public TopicSessionSnapshot[] Snapshots { get; } = snapshots;
     public IReadOnlyDictionary<string, object>? Headers { get; } = headers;
 
@@ -37,7 +39,6 @@ public sealed class PendingAppend(string topic, long expectedVersion, object[] e
 public sealed class GroupCommit : IAsyncDisposable
 {
     private readonly IDocumentStore _store;
-    private readonly ChainLinkProjection _chain;
     private readonly int _maxBatch;
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
@@ -45,7 +46,6 @@ public sealed class GroupCommit : IAsyncDisposable
     public GroupCommit(IDocumentStore store, IOptions<HubOptions> options)
     {
         _store = store;
-        _chain = ChainLinkProjection.Of(store);
         _maxBatch = options.Value.MaxCommitBatch;
         _loop = Task.Run(RunAsync);
     }
@@ -111,10 +111,10 @@ public sealed class GroupCommit : IAsyncDisposable
             {
                 foreach (var e in action.Events) e.SetHeader(key, value);
             }
+            TopicDocuments.Write(session, append.State);
             if (append.Snapshots.Length > 0) session.Store(append.Snapshots);
         }
         await session.SaveChangesAsync();
-        foreach (var append in batch) _chain.Committed(append.Topic, append.ExpectedVersion + append.Events.Length);
     }
 
     /// <summary>Another writer appended first (stale expected version) or created the stream first.</summary>

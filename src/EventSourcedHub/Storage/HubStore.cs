@@ -35,12 +35,16 @@ public static class HubStore
         opts.Events.MetadataConfig.EnableAll();
         MapEvents(opts);
 
-        opts.Projections.Add<TopicSessionProjection>(ProjectionLifecycle.Inline);
+        // Live only: time travel and the dispatcher fold events with it; the write path stores the session's documents
+        // itself (TopicDocuments), so no projection loads them inside a commit (issue 11).
+        opts.Projections.Add<TopicSessionProjection>(ProjectionLifecycle.Live);
         opts.Projections.Add<ChannelEndpointProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<AcceptedNotificationProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<Replay.SessionSummaryProjection>(ProjectionLifecycle.Async);
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);
         opts.Schema.For<TopicSessionSnapshot>().Duplicate(x => x.Topic).Duplicate(x => x.Version);
+        opts.Schema.For<TopicHead>();
+        opts.Schema.For<StoredAnchor>().Duplicate(x => x.Topic);
         opts.Schema.For<Replay.SessionSummary>().Index(x => x.Start).Index(x => x.End);
         Audit.AuditStore.Configure(opts);
     }
@@ -59,6 +63,18 @@ public static class HubStore
         if (!given.Contains("MaxAutoPrepare")) builder.MaxAutoPrepare = 64;
         if (!given.Contains("NoResetOnClose")) builder.NoResetOnClose = true;
         return builder.ConnectionString;
+    }
+
+    /// <summary>Every topic (stream) in the store, without Marten's filler stream for failed transactions.</summary>
+    public static async Task<IReadOnlyList<string>> TopicsAsync(IDocumentStore store, CancellationToken ct)
+    {
+        await using var connection = store.Storage.Database.CreateConnection();
+        await connection.OpenAsync(ct);
+        await using var command = new Npgsql.NpgsqlCommand($"select id from {Schema}.mt_streams where id <> 'mt_tombstone' order by id", connection);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var topics = new List<string>();
+        while (await reader.ReadAsync(ct)) topics.Add(reader.GetString(0));
+        return topics;
     }
 
     /// <summary>db/fhircast.sql of the repository around the current folder (`dotnet run` runs in the project folder).</summary>

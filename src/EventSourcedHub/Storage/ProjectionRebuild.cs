@@ -12,15 +12,14 @@ namespace EventSourcedHub.Storage;
 /// </summary>
 public static class ProjectionRebuild
 {
-    private static readonly (string Name, Func<JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Projections =
+    private static readonly (string Name, Func<IDocumentStore, JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Projections =
     [
-        ("TopicSession", (d, ct) => d.RebuildProjectionAsync<TopicSessionProjection>(TimeSpan.FromMinutes(10), ct)),
-        ("ChannelEndpoint", (d, ct) => d.RebuildProjectionAsync<ChannelEndpointProjection>(TimeSpan.FromMinutes(10), ct)),
-        ("AcceptedNotification", (d, ct) => d.RebuildProjectionAsync<AcceptedNotificationProjection>(TimeSpan.FromMinutes(10), ct)),
-        ("SessionSummary", (d, ct) => d.RebuildProjectionAsync<Replay.SessionSummaryProjection>(TimeSpan.FromMinutes(10), ct)),
-        ("AuditRecord", (d, ct) => d.RebuildProjectionAsync<Audit.AuditRecordProjection>(TimeSpan.FromMinutes(10), ct)),
-        ("Provenance", (d, ct) => d.RebuildProjectionAsync<Audit.ProvenanceProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("TopicHead and StoredAnchor", (s, _, ct) => TopicDocuments.RebuildAsync(s, ct)),
+        ("ChannelEndpoint", (_, d, ct) => d.RebuildProjectionAsync<ChannelEndpointProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("AcceptedNotification", (_, d, ct) => d.RebuildProjectionAsync<AcceptedNotificationProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("SessionSummary", (_, d, ct) => d.RebuildProjectionAsync<Replay.SessionSummaryProjection>(TimeSpan.FromMinutes(10), ct)),
         // Never the hash chain: recomputing it from the stored rows would bless any edit made to them.
+        ("AuditRecord and Provenance", (s, _, ct) => Audit.AuditTrail.RebuildRecordsAsync(s, ct)),
     ];
 
     public static async Task RunAsync(IDocumentStore store, int snapshotInterval, TextWriter progress, CancellationToken ct)
@@ -31,7 +30,7 @@ public static class ProjectionRebuild
         {
             var (name, rebuild) = Projections[i];
             var watch = Stopwatch.StartNew();
-            await rebuild(daemon, ct);
+            await rebuild(store, daemon, ct);
             progress.WriteLine($"{Bar(i + 1, Projections.Length)} {i + 1}/{Projections.Length} {name} rebuilt in {watch.Elapsed.TotalSeconds:0.00} s");
         }
         var snapshots = await TopicSnapshots.RebuildAsync(store, snapshotInterval, ct);

@@ -55,9 +55,7 @@ public static class TopicSnapshots
     public static async Task<int> RebuildAsync(IDocumentStore store, int interval, CancellationToken ct)
     {
         await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(TopicSessionSnapshot), ct);
-        IReadOnlyList<string> topics;
-        await using (var query = store.QuerySession())
-            topics = await query.Query<TopicSession>().Select(s => s.Id).ToListAsync(ct);
+        var topics = await HubStore.TopicsAsync(store, ct);
         var written = 0;
         foreach (var topic in topics)
         {

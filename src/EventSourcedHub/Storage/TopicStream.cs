@@ -1,5 +1,3 @@
-using EventSourcedHub.Audit;
-using EventSourcedHub.Channels;
 using EventSourcedHub.Domain;
 using Marten;
 
@@ -15,18 +13,29 @@ public sealed record Appended(string Topic, long FirstVersion, IReadOnlyList<obj
 public sealed class TopicBusyException(string topic) : Exception($"Topic '{topic}' is busy; retry shortly.");
 
 /// <summary>
-/// The one write path of the hub: read the topic's state, decide, append with the stream version as the arbiter, commit,
-/// and only then hand the committed events to distribution. A writer that loses a race reads again and decides again.
+/// Told of every commit of a topic's events, right after it, in the committing writer's turn: distribution and the audit
+/// trail register one each at start-up, so storage calls into neither.
+/// </summary>
+public interface ICommitObserver
+{
+    /// <summary>Must not block: hand the work over and return.</summary>
+    void Committed(Appended appended);
+}
+
+/// <summary>
+/// The one write path of the hub: decide on the topic's state, append with the stream version as the arbiter, commit,
+/// and only then hand the committed events over. A writer that loses a race reads the stored state and decides again.
 /// </summary>
 /// <remarks>
 /// Writers to one topic in this process take turns, so they do not starve each other with version conflicts; the
-/// stream's expected version still decides between processes sharing the database. Reads and decisions run in parallel
-/// across topics; the commits are gathered by <see cref="GroupCommit"/>.
+/// stream's expected version still decides between processes sharing the database. Decisions run in parallel across
+/// topics; the commits are gathered by <see cref="GroupCommit"/>. Nothing is loaded or folded inside the commit: the
+/// writer builds the session documents its events change (<see cref="TopicDocuments"/>) from the state it decided on.
 /// </remarks>
-public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distribution distribution, Microsoft.Extensions.Options.IOptions<HubOptions> options)
+public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, Microsoft.Extensions.Options.IOptions<HubOptions> options)
 {
-    private const int OptimisticAttempts = 3;
     private const int MaxAttempts = 8;
+    private readonly ICommitObserver[] _observers = observers.ToArray();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _turns = new();
 
     // The state this process last committed per topic: a first attempt decides on it instead of reading the store.
@@ -45,17 +54,16 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
         {
             for (var attempt = 1; attempt <= MaxAttempts; attempt++)
             {
-                // After a few lost races (other hub processes on the same topic), wait for the stream's row lock instead.
-                var outcome = attempt <= OptimisticAttempts
-                    ? await AppendOptimisticAsync(topic, decide, headers, trustCommitted: attempt == 1, ct)
-                    : await AppendExclusiveAsync(topic, decide, headers, ct);
-                if (outcome is not { } decision)
+                if (await AppendOnceAsync(topic, decide, headers, trustCommitted: attempt == 1, ct) is { } decision)
                 {
-                    await Task.Delay(Random.Shared.Next(1, 5 * attempt), ct);
-                    continue;
+                    if (decision.Value is { Events.Count: > 0 } appended)
+                    {
+                        foreach (var observer in _observers) observer.Committed(appended);
+                    }
+                    return decision;
                 }
-                if (decision.Value is { Events.Count: > 0 } appended) distribution.Committed(appended);
-                return decision;
+                // Another process appended to this topic first: back off a little, more after each lost race.
+                await Task.Delay(Random.Shared.Next(1, 5 * attempt * attempt), ct);
             }
             throw new TopicBusyException(topic);
         }
@@ -66,7 +74,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
     }
 
     /// <returns>null when another writer won the race.</returns>
-    private async Task<Decision<Appended>?> AppendOptimisticAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers,
+    private async Task<Decision<Appended>?> AppendOnceAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers,
         bool trustCommitted, CancellationToken ct)
     {
         PendingAppend pending;
@@ -79,8 +87,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             if (fromMemory) decision = await decide(state, session, ct);
             if (!fromMemory || decision.IsRejected)
             {
-                // The projected session carries the stream version it reflects: one read gives both.
-                state = await session.LoadAsync<TopicSession>(topic, ct);
+                state = await TopicDocuments.LoadAsync(session, topic, ct);
                 decision = await decide(state, session, ct);
             }
             if (decision.IsRejected) return decision.Rejection!;
@@ -88,7 +95,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
             var version = state?.Version ?? 0;
             if (events.Length == 0) return new Appended(topic, version + 1, events);
             (after, var due) = TopicSnapshots.Advance(topic, state, version, events, options.Value.SnapshotInterval);
-            pending = new PendingAppend(topic, version, events, due, headers);
+            pending = new PendingAppend(topic, version, events, TopicDocuments.Changes(state, after, events), due, headers);
         }
         try
         {
@@ -102,33 +109,5 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, Distr
         }
         _committed[topic] = after;
         return new Appended(topic, pending.ExpectedVersion + 1, pending.Events);
-    }
-
-    private async Task<Decision<Appended>?> AppendExclusiveAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers, CancellationToken ct)
-    {
-        await using var session = store.LightweightSession();
-        foreach (var (key, value) in headers ?? new Dictionary<string, object>()) session.SetHeader(key, value);
-        var stream = await session.Events.FetchForExclusiveWriting<TopicSession>(topic, ct);
-        var decision = await decide(stream.Aggregate, session, ct);
-        if (decision.IsRejected) return decision.Rejection!;
-        var events = decision.Value!;
-        var version = stream.CurrentVersion.GetValueOrDefault();
-        var appended = new Appended(topic, version + 1, events);
-        if (events.Length == 0) return appended;
-
-        stream.AppendMany(events);
-        var (after, due) = TopicSnapshots.Advance(topic, stream.Aggregate, version, events, options.Value.SnapshotInterval);
-        session.Store(due);
-        try
-        {
-            await session.SaveChangesAsync(ct);
-        }
-        catch (Exception e) when (GroupCommit.IsLostRace(e))
-        {
-            return null;
-        }
-        ChainLinkProjection.Of(store).Committed(topic, appended.LastVersion);
-        _committed[topic] = after;
-        return appended;
     }
 }

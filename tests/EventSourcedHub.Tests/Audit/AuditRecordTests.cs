@@ -7,7 +7,7 @@ using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 
 namespace EventSourcedHub.Tests.Audit;
 
-/// <summary>The inline audit projection: one record per topic-stream event, written with the event.</summary>
+/// <summary>The audit trail: one record per topic-stream event, written from the committed log (AuditTrail).</summary>
 public sealed class AuditRecordTests(HubFixture fixture) : IClassFixture<HubFixture>
 {
     [Fact]
@@ -16,6 +16,7 @@ public sealed class AuditRecordTests(HubFixture fixture) : IClassFixture<HubFixt
         var topic = NewTopic();
         await ReportingSession.RunAsync(fixture.Client, topic, "pat-audit-1");
 
+        await fixture.Hub.Services.GetRequiredService<AuditTrail>().CaughtUpAsync(topic, TimeSpan.FromSeconds(10), CancellationToken.None);
         await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
         var records = await query.Query<AuditRecord>().Where(r => r.Topic == topic).OrderBy(r => r.StreamVersion).ToListAsync();
         Assert.Equal(
@@ -47,6 +48,7 @@ public sealed class AuditRecordTests(HubFixture fixture) : IClassFixture<HubFixt
         var topic = NewTopic();
         await ReportingSession.RunAsync(fixture.Client, topic, "pat-audit-2");
 
+        await fixture.Hub.Services.GetRequiredService<AuditTrail>().CaughtUpAsync(topic, TimeSpan.FromSeconds(10), CancellationToken.None);
         await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
         var provenances = await query.Query<ProvenanceRecord>().Where(p => p.Topic == topic).OrderBy(p => p.StreamVersion).ThenBy(p => p.Index).ToListAsync();
         Assert.Equal(ReportingSession.ContentChanges, provenances.Count);
@@ -67,6 +69,7 @@ public sealed class AuditRecordTests(HubFixture fixture) : IClassFixture<HubFixt
         var v2 = (string)(await fixture.Client.GetContextAsync(topic))["context.versionId"]!;
         await fixture.Client.PublishAsync(ReportUpdate(topic, "rpt-9", v2, [Put(ObservationResource("obs-9", "final"), "Observation/obs-9")]));
 
+        await fixture.Hub.Services.GetRequiredService<AuditTrail>().CaughtUpAsync(topic, TimeSpan.FromSeconds(10), CancellationToken.None);
         await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
         var provenances = await query.Query<ProvenanceRecord>().Where(p => p.Topic == topic).OrderBy(p => p.StreamVersion).ThenBy(p => p.Index).ToListAsync();
         Assert.Equal(["CREATE", "UPDATE"], provenances.Select(p => p.Activity));

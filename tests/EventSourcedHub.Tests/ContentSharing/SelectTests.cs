@@ -27,7 +27,7 @@ public sealed class SelectTests(HubFixture fixture) : IClassFixture<HubFixture>
     private async Task<string[]> SelectionOf(string topic)
     {
         await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
-        return (await query.LoadAsync<TopicSession>(topic))!.FindAnchor("DiagnosticReport", "r1")!.Selection;
+        return (await EventSourcedHub.Storage.TopicDocuments.LoadAsync(query, topic, CancellationToken.None))!.FindAnchor("DiagnosticReport", "r1")!.Selection;
     }
 
     [Fact]

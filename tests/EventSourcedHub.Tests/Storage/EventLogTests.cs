@@ -1,5 +1,6 @@
 using EventSourcedHub.Domain;
 using EventSourcedHub.Tests.Infrastructure;
+using EventSourcedHub.Storage;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
@@ -48,7 +49,7 @@ public sealed class EventLogTests(HubFixture fixture) : IClassFixture<HubFixture
     }
 
     [Fact]
-    public async Task the_inline_projection_equals_the_domain_fold_of_the_stream()
+    public async Task the_stored_session_documents_equal_the_domain_fold_of_the_stream()
     {
         var topic = NewTopic();
         await using var subscriber = await _hub.SubscribeAndConnectAsync(topic, "Patient-open");
@@ -61,7 +62,7 @@ public sealed class EventLogTests(HubFixture fixture) : IClassFixture<HubFixture
         var events = await StreamOf(topic);
         var folded = TopicSession.Fold(topic, events.Select(e => e.Data));
         await using var query = fixture.Hub.Services.GetRequiredService<IDocumentStore>().QuerySession();
-        var projected = (await query.LoadAsync<TopicSession>(topic))!;
+        var projected = (await TopicDocuments.LoadAsync(query, topic, CancellationToken.None))!;
 
         Assert.Equal(folded.Version, projected.Version);
         Assert.Equal(folded.CurrentAnchor, projected.CurrentAnchor);

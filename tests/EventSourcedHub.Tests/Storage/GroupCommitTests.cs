@@ -19,7 +19,7 @@ public sealed class GroupCommitTests(HubFixture fixture) : IClassFixture<HubFixt
     private GroupCommit Commits => fixture.Hub.Services.GetRequiredService<GroupCommit>();
 
     private static PendingAppend Tick(string topic, long expectedVersion) =>
-        new(topic, expectedVersion, [new NotificationRelayed(Guid.NewGuid().ToString(), "org.example.tick", Custom(topic, "org.example.tick"))], [], null);
+        new(topic, expectedVersion, [new NotificationRelayed(Guid.NewGuid().ToString(), "org.example.tick", Custom(topic, "org.example.tick"))], StateChanges.None, [], null);
 
     private async Task<string> TopicAtVersionAsync(int subscriptions)
     {

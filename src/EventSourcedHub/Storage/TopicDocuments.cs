@@ -1,0 +1,141 @@
+using System.Collections.Immutable;
+using EventSourcedHub.Domain;
+using Marten;
+
+namespace EventSourcedHub.Storage;
+
+/// <summary>
+/// The head of a topic's session as stored: its subscriptions and which anchor is current. It exists from the topic's
+/// first event on (a topic is known for good, rulings.md 5) and is written only by events that change it.
+/// </summary>
+public sealed class TopicHead
+{
+    /// <summary>The topic.</summary>
+    public string Id { get; set; } = "";
+    public ImmutableDictionary<string, Subscription> Subscriptions { get; set; } = ImmutableDictionary<string, Subscription>.Empty;
+
+    /// <summary><see cref="TopicSession.AnchorKey"/> of the current anchor; null when the current context is empty.</summary>
+    public string? CurrentKey { get; set; }
+    public long Opens { get; set; }
+
+    public static TopicHead Of(TopicSession state) => new() { Id = state.Id, Subscriptions = state.Subscriptions, CurrentKey = state.CurrentKey, Opens = state.Opens };
+}
+
+/// <summary>One open anchor of a topic as stored: an update or select of it writes this document alone (issue 11).</summary>
+public sealed class StoredAnchor
+{
+    /// <summary>`{topic}\n{anchor key}`.</summary>
+    public string Id { get; set; } = "";
+    public string Topic { get; set; } = "";
+    public OpenAnchor Anchor { get; set; } = null!;
+
+    public static string KeyFor(string topic, string anchorKey) => $"{topic}\n{anchorKey}";
+
+    public static StoredAnchor Of(string topic, OpenAnchor anchor) => new() { Id = KeyFor(topic, anchor.Key), Topic = topic, Anchor = anchor };
+}
+
+/// <summary>What one append writes of the session's state, besides its events.</summary>
+public sealed record StateChanges(object[] Store, string[] DeletedAnchors)
+{
+    public static readonly StateChanges None = new([], []);
+}
+
+/// <summary>
+/// The session's state kept as documents the write path writes itself, from the state it decided on, in the commit of
+/// the events (no projection loads and folds them inside the commit): one <see cref="TopicHead"/> and one
+/// <see cref="StoredAnchor"/> per open anchor. An event writes only what it changed, so its cost does not depend on the
+/// number of suspended anchors or on other anchors' content (rulings.md 29).
+/// </summary>
+public static class TopicDocuments
+{
+    /// <summary>The documents that <paramref name="events"/> changed between <paramref name="before"/> (null: a new stream) and <paramref name="after"/>.</summary>
+    public static StateChanges Changes(TopicSession? before, TopicSession after, IEnumerable<object> events)
+    {
+        var store = new List<object>();
+        var deleted = new List<string>();
+        var head = before is null;
+        var anchors = new HashSet<string>();
+        foreach (var e in events)
+        {
+            head |= e is ISubscriptionEvent or ContextOpened or ContextClosed or HomeOpened or ReplayStarted;
+            if (TopicSession.AnchorKeyOf(e) is { } key) anchors.Add(key);
+        }
+        if (head) store.Add(TopicHead.Of(after));
+        foreach (var key in anchors)
+        {
+            if (after.OpenAnchors.TryGetValue(key, out var anchor)) store.Add(StoredAnchor.Of(after.Id, anchor));
+            else deleted.Add(StoredAnchor.KeyFor(after.Id, key));
+        }
+        return new StateChanges(store.ToArray(), deleted.ToArray());
+    }
+
+    /// <summary>Every document of <paramref name="state"/> (import, rebuild).</summary>
+    public static object[] All(TopicSession state) =>
+        [TopicHead.Of(state), .. state.OpenAnchors.Values.Select(a => StoredAnchor.Of(state.Id, a))];
+
+    public static void Write(IDocumentOperations session, StateChanges changes)
+    {
+        if (changes.Store.Length > 0) session.StoreObjects(changes.Store);
+        foreach (var id in changes.DeletedAnchors) session.Delete<StoredAnchor>(id);
+    }
+
+    /// <summary>
+    /// The whole session as stored, with the stream version it reflects; null for an unknown topic. The version is read
+    /// first: documents committed after it can only be newer, so a decision on them fails the expected-version check
+    /// and is made again, never committed on a state older than its version.
+    /// </summary>
+    public static async Task<TopicSession?> LoadAsync(IQuerySession session, string topic, CancellationToken ct)
+    {
+        var stream = await session.Events.FetchStreamStateAsync(topic, ct);
+        if (stream is null) return null;
+        var head = await session.LoadAsync<TopicHead>(topic, ct);
+        if (head is null) return null;
+        var anchors = await session.Query<StoredAnchor>().Where(a => a.Topic == topic).ToListAsync(ct);
+        return new TopicSession
+        {
+            Id = topic,
+            Version = stream.Version,
+            Subscriptions = head.Subscriptions,
+            CurrentKey = head.CurrentKey,
+            Opens = head.Opens,
+            OpenAnchors = anchors.ToImmutableDictionary(a => a.Anchor.Key, a => a.Anchor),
+        };
+    }
+
+    /// <summary>The head and the current anchor only: what get-current-context needs, in two key reads.</summary>
+    public static async Task<TopicSession?> LoadCurrentAsync(IQuerySession session, string topic, CancellationToken ct)
+    {
+        var head = await session.LoadAsync<TopicHead>(topic, ct);
+        if (head is null) return null;
+        var current = head.CurrentKey is null ? null : await session.LoadAsync<StoredAnchor>(StoredAnchor.KeyFor(topic, head.CurrentKey), ct);
+        return new TopicSession
+        {
+            Id = topic,
+            Subscriptions = head.Subscriptions,
+            CurrentKey = current is null ? null : head.CurrentKey,
+            Opens = head.Opens,
+            OpenAnchors = current is null ? ImmutableDictionary<string, OpenAnchor>.Empty : ImmutableDictionary<string, OpenAnchor>.Empty.Add(current.Anchor.Key, current.Anchor),
+        };
+    }
+
+    public static async Task<bool> ExistsAsync(IQuerySession session, string topic, CancellationToken ct) =>
+        await session.LoadAsync<TopicHead>(topic, ct) is not null;
+
+    /// <summary>Rebuilds every topic's documents from its stream (the `rebuild` command).</summary>
+    public static async Task<int> RebuildAsync(IDocumentStore store, CancellationToken ct)
+    {
+        var topics = await HubStore.TopicsAsync(store, ct);
+        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(TopicHead), ct);
+        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(StoredAnchor), ct);
+        foreach (var topic in topics)
+        {
+            await using var query = store.QuerySession();
+            var events = await query.Events.FetchStreamAsync(topic, token: ct);
+            if (events.Count == 0) continue;
+            await using var session = store.LightweightSession();
+            session.StoreObjects(All(TopicSession.Fold(topic, events.Select(e => e.Data))));
+            await session.SaveChangesAsync(ct);
+        }
+        return topics.Count;
+    }
+}
