@@ -264,6 +264,7 @@ public sealed class SafeDefaultTests
     [InlineData("Hub:SyncErrorSeverity", "loud")]
     [InlineData("Hub:Limits:MaxContextEntries", "0")]
     [InlineData("Hub:MaxCommitBatch", "0")]
+    [InlineData("Hub:Limits:MaxOpenAnchors", "1")]
     public async Task settings_that_cannot_work_stop_the_start_naming_the_key(string key, string value)
     {
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => TestHub.StartAsync(new Dictionary<string, string?> { [key] = value }));
