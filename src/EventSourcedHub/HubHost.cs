@@ -59,7 +59,8 @@ public static class HubHost
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Distribution>());
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditTrail>());
+        // A maintenance command (rebuild) writes the audit records itself.
+        if (!maintenance) builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<GroupCommit>();
         builder.Services.AddSingleton<TopicStream>();
         builder.Services.AddSingleton<SubscriptionEndpoint>();
@@ -78,6 +79,13 @@ public static class HubHost
         builder.Services.AddProblemDetails();
 
         var app = builder.Build();
+        if (!maintenance)
+        {
+            var upgraded = await TopicDocuments.UpgradeAsync(app.Services.GetRequiredService<Marten.IDocumentStore>(), hub.SnapshotInterval, CancellationToken.None);
+            if (upgraded > 0)
+                app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HubHost)).LogWarning(
+                    "Upgraded the stored state of {Count} topics recorded by an earlier release (issue 11)", upgraded);
+        }
         // Stopped only after the server has drained its requests and every hosted service has stopped.
         if (postgres is not null && !(maintenance && postgres.Adopted))
             app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());

@@ -325,6 +325,20 @@ public sealed class AuditTrail(IDocumentStore store, IOptions<HubOptions> option
         return names;
     }
 
+    private static ContentUpdated WithActivities(TopicSession before, ContentUpdated update)
+    {
+        if (update.Changes.All(c => c.Activity is not null)) return update;
+        var anchor = before.FindAnchor(update.AnchorType, update.AnchorId);
+        return update with
+        {
+            Changes = update.Changes.Select(c => c.Activity is not null ? c : c with
+            {
+                Activity = c.Method == ContentChange.Delete ? ContentChange.Delete
+                    : anchor?.Shares($"{c.ResourceType}/{c.ResourceId}") == true ? ContentChange.Update : ContentChange.Create,
+            }).ToArray(),
+        };
+    }
+
     private static string? SubscriberOf(object data, Dictionary<string, string> names) => data switch
     {
         Subscribed s => s.SubscriberName,
@@ -355,10 +369,14 @@ public sealed class AuditTrail(IDocumentStore store, IOptions<HubOptions> option
             var recorded = rows.Where(r => events.ContainsKey(r.Version))
                 .Select(r => new RecordedEvent(topic, r.Version, events[r.Version].Id, r.Type, r.Timestamp, r.Json, events[r.Version].Data)).ToList();
             var names = await SubscriberNamesAsync(session, recorded, ct);
+            // Folded along, for the updates an earlier release recorded without the activity of their changes.
+            var state = TopicSession.Start(topic);
             foreach (var e in recorded.Where(e => e.Data is not null))
             {
                 session.Store(AuditEvents.Record(e, SubscriberOf(e.Data!, names)));
-                if (e.Data is ContentUpdated update) session.Store(ProvenanceRecords.For(e, update, AuditEvents.Anonymous).ToArray());
+                if (e.Data is ContentUpdated update)
+                    session.Store(ProvenanceRecords.For(e, WithActivities(state, update), AuditEvents.Anonymous).ToArray());
+                state = TopicSession.Evolve(state, e.Data!);
             }
             await session.SaveChangesAsync(ct);
         }

@@ -9,7 +9,7 @@ public sealed class ChainLink
     public long StreamVersion { get; set; }
     public string EventType { get; set; } = "";
 
-    /// <summary>SHA-256 of the event's canonical content as serialized when it was written.</summary>
+    /// <summary>SHA-256 of the event's canonical content, from its stored row (as verify recomputes it).</summary>
     public string ContentHash { get; set; } = "";
 
     /// <summary>SHA-256 over the previous link's hash and <see cref="ContentHash"/>.</summary>

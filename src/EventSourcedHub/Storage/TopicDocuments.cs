@@ -121,21 +121,47 @@ public static class TopicDocuments
     public static async Task<bool> ExistsAsync(IQuerySession session, string topic, CancellationToken ct) =>
         await session.LoadAsync<TopicHead>(topic, ct) is not null;
 
+    /// <summary>
+    /// A database of an earlier release keeps each session as one projected document, which this release no longer
+    /// reads: at start, topics without a <see cref="TopicHead"/> get their documents from their stream, and the
+    /// snapshots (written in the earlier shape of the state) are recomputed. Returns how many topics were upgraded.
+    /// </summary>
+    public static async Task<int> UpgradeAsync(IDocumentStore store, int snapshotInterval, CancellationToken ct)
+    {
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        var missing = new List<string>();
+        await using (var connection = store.Storage.Database.CreateConnection())
+        {
+            await connection.OpenAsync(ct);
+            await using var command = new Npgsql.NpgsqlCommand(
+                $"select s.id from {HubStore.Schema}.mt_streams s left join {HubStore.Schema}.mt_doc_topichead h on h.id = s.id where h.id is null and s.id <> 'mt_tombstone'",
+                connection);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) missing.Add(reader.GetString(0));
+        }
+        if (missing.Count == 0) return 0;
+        foreach (var topic in missing) await WriteFromStreamAsync(store, topic, ct);
+        await TopicSnapshots.RebuildAsync(store, snapshotInterval, ct);
+        return missing.Count;
+    }
+
+    private static async Task WriteFromStreamAsync(IDocumentStore store, string topic, CancellationToken ct)
+    {
+        await using var query = store.QuerySession();
+        var events = await query.Events.FetchStreamAsync(topic, token: ct);
+        if (events.Count == 0) return;
+        await using var session = store.LightweightSession();
+        session.StoreObjects(All(TopicSession.Fold(topic, events.Select(e => e.Data))));
+        await session.SaveChangesAsync(ct);
+    }
+
     /// <summary>Rebuilds every topic's documents from its stream (the `rebuild` command).</summary>
     public static async Task<int> RebuildAsync(IDocumentStore store, CancellationToken ct)
     {
         var topics = await HubStore.TopicsAsync(store, ct);
         await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(TopicHead), ct);
         await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(StoredAnchor), ct);
-        foreach (var topic in topics)
-        {
-            await using var query = store.QuerySession();
-            var events = await query.Events.FetchStreamAsync(topic, token: ct);
-            if (events.Count == 0) continue;
-            await using var session = store.LightweightSession();
-            session.StoreObjects(All(TopicSession.Fold(topic, events.Select(e => e.Data))));
-            await session.SaveChangesAsync(ct);
-        }
+        foreach (var topic in topics) await WriteFromStreamAsync(store, topic, ct);
         return topics.Count;
     }
 }

@@ -142,7 +142,7 @@ public sealed class SessionStateTests(ThreeAnchorHubFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task the_current_anchor_is_never_the_one_closed_even_when_it_is_the_least_recently_opened()
+    public async Task after_home_open_an_open_closes_the_least_recently_opened_anchor()
     {
         var topic = NewTopic();
         await _hub.SubscribeAsync(topic, "Patient-open");
