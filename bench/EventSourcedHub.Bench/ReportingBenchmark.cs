@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
 using HdrHistogram;
@@ -26,7 +27,7 @@ public static class ReportingBenchmark
 
     private sealed record Result(
         long Accepted, long NonSuccess, long Timeouts, long WarmupFailures, long Partial, long Loops, long PatientOpens, long Delivered, long Other, long Unreadable,
-        TimeSpan Elapsed, HistogramBase All, HistogramBase First, HistogramBase Last, double? HubRssMb, double? HubCpuPercent, double BenchCpuPercent)
+        TimeSpan Elapsed, HistogramBase All, HistogramBase First, HistogramBase Last, double? HubRssMb, double? HubCpuPercent, double? DatabaseCpuPercent, double BenchCpuPercent)
     {
         public double PerSecond => Accepted / Elapsed.TotalSeconds;
     }
@@ -49,7 +50,7 @@ public static class ReportingBenchmark
         await using (var trivialHub = await TrivialHub.StartAsync())
         {
             Console.WriteLine($"trivial hub at {trivialHub.BaseAddress}: {options.Warmup} s warm-up, {options.Seconds} s measured");
-            trivial = await DriveAsync(trivialHub.BaseAddress, null, options);
+            trivial = await DriveAsync(trivialHub.BaseAddress, null, null, options);
         }
         await using var database = await BenchDatabase.StartAsync();
         var floor = await InsertFloor.MeasureAsync(database.ConnectionString, options.Sessions, TimeSpan.FromSeconds(Math.Min(options.Seconds, 10)));
@@ -57,7 +58,7 @@ public static class ReportingBenchmark
         using (var hubProcess = await HubProcess.StartAsync(database.ConnectionString, hubEnvironment))
         {
             Console.WriteLine($"hub at {hubProcess.BaseAddress}: {options.Warmup} s warm-up, {options.Seconds} s measured");
-            hub = await DriveAsync(hubProcess.BaseAddress, hubProcess, options);
+            hub = await DriveAsync(hubProcess.BaseAddress, hubProcess, database, options);
         }
 
         var date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd");
@@ -69,7 +70,7 @@ public static class ReportingBenchmark
         string Row(string target, Result r, string floorText, string ratio) =>
             $"| {target} | {r.PerSecond:0} | {r.Delivered / r.Elapsed.TotalSeconds:0} | {Latency.Ms(r.All, 50)} | {Latency.Ms(r.All, 90)} | {Latency.Ms(r.All, 99)} | {Latency.Ms(r.All, 100)} "
             + $"| {Latency.Ms(r.First, 50)} | {Latency.Ms(r.Last, 50)} | {Latency.Ratio(r.Last, r.First, 50)} | {r.NonSuccess} | {r.Timeouts} "
-            + $"| {(r.HubRssMb is { } rss ? rss.ToString("0") : "-")} | {(r.HubCpuPercent is { } cpu ? cpu.ToString("0") : "-")} | {r.BenchCpuPercent:0} | {floorText} | {ratio} |";
+            + $"| {Rounded(r.HubRssMb)} | {Rounded(r.HubCpuPercent)} | {Rounded(r.DatabaseCpuPercent)} | {r.BenchCpuPercent:0} | {floorText} | {ratio} |";
         var notes = (hub.WarmupFailures + trivial.WarmupFailures > 0
                 ? $" Failed steps during the warm-ups (not in the table): hub {hub.WarmupFailures}, trivial hub {trivial.WarmupFailures}."
                 : "")
@@ -85,8 +86,8 @@ public static class ReportingBenchmark
             {options.Seconds} measured seconds (after {options.Warmup} s of unmeasured warm-up). "trivial hub": the same load against the
             bench's in-process hub that stores nothing (the load generator's ceiling; its CPU is in "bench CPU %").
 
-            | target | events/s | delivered/s | p50 ms | p90 ms | p99 ms | max ms | p50 first fifth ms | p50 last fifth ms | last/first | non-2xx | timeouts | hub RSS MB | hub CPU % | bench CPU % | floor INSERT/s ({options.Sessions} clients) | events/s / floor |
-            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+            | target | events/s | delivered/s | p50 ms | p90 ms | p99 ms | max ms | p50 first fifth ms | p50 last fifth ms | last/first | non-2xx | timeouts | hub RSS MB | hub CPU % | PostgreSQL CPU % | bench CPU % | floor INSERT/s ({options.Sessions} clients) | events/s / floor |
+            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
             {Row("hub", hub, floor.ToString("0"), (hub.PerSecond / floor).ToString("0.00"))}
             {Row("trivial hub", trivial, "-", "-")}
 
@@ -96,16 +97,18 @@ public static class ReportingBenchmark
         return hub.NonSuccess + hub.Timeouts + trivial.NonSuccess + trivial.Timeouts == 0 ? 0 : 1;
     }
 
+    private static string Rounded(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "-";
+
     private static object Summary(Result r) => new
     {
         accepted = r.PerSecond, delivered = r.Delivered / r.Elapsed.TotalSeconds, nonSuccess = r.NonSuccess, timeouts = r.Timeouts, warmupFailures = r.WarmupFailures,
         partial = r.Partial, loops = r.Loops, patientOpens = r.PatientOpens, otherNotifications = r.Other, unreadableFrames = r.Unreadable, measuredSeconds = r.Elapsed.TotalSeconds,
         p50 = Latency.Ms(r.All, 50), p90 = Latency.Ms(r.All, 90), p99 = Latency.Ms(r.All, 99), max = Latency.Ms(r.All, 100),
         firstFifthP50 = Latency.Ms(r.First, 50), lastFifthP50 = Latency.Ms(r.Last, 50), lastOverFirst = Latency.Ratio(r.Last, r.First, 50),
-        hubRssMb = r.HubRssMb, hubCpuPercent = r.HubCpuPercent, benchCpuPercent = r.BenchCpuPercent,
+        hubRssMb = r.HubRssMb, hubCpuPercent = r.HubCpuPercent, databaseCpuPercent = r.DatabaseCpuPercent, benchCpuPercent = r.BenchCpuPercent,
     };
 
-    private static async Task<Result> DriveAsync(Uri baseAddress, HubProcess? hub, Options options)
+    private static async Task<Result> DriveAsync(Uri baseAddress, HubProcess? hub, BenchDatabase? database, Options options)
     {
         using var http = new HttpClient { BaseAddress = baseAddress, Timeout = DeliveryTimeout };
         var tracker = new DeliveryTracker();
@@ -124,12 +127,14 @@ public static class ReportingBenchmark
         var sessions = topics.Select((topic, s) => Task.Run(() => generator.SessionAsync(topic, s))).ToArray();
         await Task.Delay(TimeSpan.FromSeconds(options.Warmup));
         var hubCpuBefore = hub?.CpuTime() ?? TimeSpan.Zero;
+        var databaseCpuBefore = database?.CpuTime();
         bench.Refresh();
         var benchCpuBefore = bench.TotalProcessorTime;
         var measured = Stopwatch.StartNew();
         await Task.WhenAll(sessions);
         var elapsed = measured.Elapsed;
         var hubCpu = hub is null ? (double?)null : (hub.CpuTime() - hubCpuBefore).TotalSeconds / elapsed.TotalSeconds * 100;
+        var databaseCpu = database?.CpuTime() - databaseCpuBefore is { } used ? used.TotalSeconds / elapsed.TotalSeconds * 100 : (double?)null;
         var hubRss = hub?.RssMb();
         bench.Refresh();
         var benchCpu = (bench.TotalProcessorTime - benchCpuBefore).TotalSeconds / elapsed.TotalSeconds * 100;
@@ -137,7 +142,7 @@ public static class ReportingBenchmark
         await stop.CancelAsync();
         foreach (var subscriber in subscribers) await subscriber.CloseAsync();
         return new Result(generator.Accepted, generator.NonSuccess, generator.Timeouts, generator.WarmupFailures, generator.Partial, generator.Loops,
-            generator.PatientOpens, tracker.Delivered, tracker.Other, subscribers.Sum(s => s.Unreadable), elapsed, generator.All, generator.First, generator.Last, hubRss, hubCpu, benchCpu);
+            generator.PatientOpens, tracker.Delivered, tracker.Other, subscribers.Sum(s => s.Unreadable), elapsed, generator.All, generator.First, generator.Last, hubRss, hubCpu, databaseCpu, benchCpu);
     }
 
     private sealed class StepFailedException : Exception;

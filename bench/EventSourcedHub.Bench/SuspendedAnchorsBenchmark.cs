@@ -25,7 +25,7 @@ public static class SuspendedAnchorsBenchmark
 
     private sealed record Result(
         int Published, long NonSuccess, long Timeouts, long WarmupFailures, long Other, TimeSpan Elapsed,
-        HistogramBase All, HistogramBase First, HistogramBase Last, double? HubRssMb, double? HubCpuPercent);
+        HistogramBase All, HistogramBase First, HistogramBase Last, double? HubRssMb, double? HubCpuPercent, double? DatabaseCpuPercent);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -43,14 +43,14 @@ public static class SuspendedAnchorsBenchmark
         await using (var trivialHub = await TrivialHub.StartAsync())
         {
             Console.WriteLine($"trivial hub at {trivialHub.BaseAddress}");
-            trivial = await DriveAsync(trivialHub.BaseAddress, null, options);
+            trivial = await DriveAsync(trivialHub.BaseAddress, null, null, options);
         }
         await using var database = await BenchDatabase.StartAsync();
         Result hub;
         using (var hubProcess = await HubProcess.StartAsync(database.ConnectionString, hubEnvironment))
         {
             Console.WriteLine($"hub at {hubProcess.BaseAddress}");
-            hub = await DriveAsync(hubProcess.BaseAddress, hubProcess, options);
+            hub = await DriveAsync(hubProcess.BaseAddress, hubProcess, database, options);
         }
 
         var date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd");
@@ -63,7 +63,7 @@ public static class SuspendedAnchorsBenchmark
         string Row(string target, Result r) =>
             $"| {target} | {r.Published} | {r.Published / r.Elapsed.TotalSeconds:0} | {Latency.Ms(r.First, 50)} | {Latency.Ms(r.First, 99)} | {Latency.Ms(r.Last, 50)} | {Latency.Ms(r.Last, 99)} "
             + $"| {Latency.Ratio(r.Last, r.First, 50)} | {Latency.Ms(r.All, 50)} | {Latency.Ms(r.All, 99)} | {Latency.Ms(r.All, 100)} | {r.NonSuccess} | {r.Timeouts} | {r.Other} "
-            + $"| {(r.HubRssMb is { } rss ? rss.ToString("0", CultureInfo.InvariantCulture) : "-")} | {(r.HubCpuPercent is { } cpu ? cpu.ToString("0", CultureInfo.InvariantCulture) : "-")} |";
+            + $"| {Rounded(r.HubRssMb)} | {Rounded(r.HubCpuPercent)} | {Rounded(r.DatabaseCpuPercent)} |";
         var warmupNote = hub.WarmupFailures + trivial.WarmupFailures > 0
             ? $" Failed opens during the warm-ups (not in the table): hub {hub.WarmupFailures}, trivial hub {trivial.WarmupFailures}."
             : "";
@@ -80,23 +80,25 @@ public static class SuspendedAnchorsBenchmark
             "other" counts notifications the bench did not publish (e.g. closes the hub generates when it evicts an anchor).
             "trivial hub": the bench's in-process hub that stores nothing.{warmupNote}{stoppedNote}
 
-            | target | opens | opens/s | first {w} p50 ms | first {w} p99 ms | last {w} p50 ms | last {w} p99 ms | p50 last/first | all p50 ms | all p99 ms | max ms | non-2xx | timeouts | other | hub RSS MB | hub CPU % |
-            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+            | target | opens | opens/s | first {w} p50 ms | first {w} p99 ms | last {w} p50 ms | last {w} p99 ms | p50 last/first | all p50 ms | all p99 ms | max ms | non-2xx | timeouts | other | hub RSS MB | hub CPU % | PostgreSQL CPU % |
+            |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
             {Row("hub", hub)}
             {Row("trivial hub", trivial)}
             """);
         return hub.NonSuccess + hub.Timeouts + trivial.NonSuccess + trivial.Timeouts == 0 ? 0 : 1;
     }
 
+    private static string Rounded(double? value) => value is { } v ? v.ToString("0", CultureInfo.InvariantCulture) : "-";
+
     private static object Summary(Result r) => new
     {
         published = r.Published, seconds = r.Elapsed.TotalSeconds, nonSuccess = r.NonSuccess, timeouts = r.Timeouts, warmupFailures = r.WarmupFailures, other = r.Other,
         firstP50 = Latency.Ms(r.First, 50), firstP99 = Latency.Ms(r.First, 99), lastP50 = Latency.Ms(r.Last, 50), lastP99 = Latency.Ms(r.Last, 99),
         lastOverFirst = Latency.Ratio(r.Last, r.First, 50), p50 = Latency.Ms(r.All, 50), p99 = Latency.Ms(r.All, 99), max = Latency.Ms(r.All, 100),
-        hubRssMb = r.HubRssMb, hubCpuPercent = r.HubCpuPercent,
+        hubRssMb = r.HubRssMb, hubCpuPercent = r.HubCpuPercent, databaseCpuPercent = r.DatabaseCpuPercent,
     };
 
-    private static async Task<Result> DriveAsync(Uri baseAddress, HubProcess? hub, Options options)
+    private static async Task<Result> DriveAsync(Uri baseAddress, HubProcess? hub, BenchDatabase? database, Options options)
     {
         using var http = new HttpClient { BaseAddress = baseAddress, Timeout = DeliveryTimeout };
         var tracker = new DeliveryTracker();
@@ -121,6 +123,7 @@ public static class SuspendedAnchorsBenchmark
         var otherBefore = tracker.Other;
         HistogramBase all = Latency.NewHistogram(), first = Latency.NewHistogram(), last = Latency.NewHistogram();
         var hubCpuBefore = hub?.CpuTime() ?? TimeSpan.Zero;
+        var databaseCpuBefore = database?.CpuTime();
         var clock = Stopwatch.StartNew();
         var result = await OpenPatientsAsync(http, tracker, topic, options.Opens, options.IntervalMs, i =>
         {
@@ -133,10 +136,11 @@ public static class SuspendedAnchorsBenchmark
         }, overBudget);
         var elapsed = clock.Elapsed;
         var hubCpu = hub is null ? (double?)null : (hub.CpuTime() - hubCpuBefore).TotalSeconds / elapsed.TotalSeconds * 100;
+        var databaseCpu = database?.CpuTime() - databaseCpuBefore is { } used ? used.TotalSeconds / elapsed.TotalSeconds * 100 : (double?)null;
         var hubRss = hub?.RssMb();
         await stop.CancelAsync();
         foreach (var subscriber in subscribers) await subscriber.CloseAsync();
-        return new Result(result.Published, result.NonSuccess, result.Timeouts, warmupFailures, tracker.Other - otherBefore, elapsed, all, first, last, hubRss, hubCpu);
+        return new Result(result.Published, result.NonSuccess, result.Timeouts, warmupFailures, tracker.Other - otherBefore, elapsed, all, first, last, hubRss, hubCpu, databaseCpu);
     }
 
     private static async Task<List<AckingSubscriber>> SubscribeAsync(HttpClient http, string topic, DeliveryTracker tracker, CancellationToken stop)
