@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using EventSourcedHub.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -26,6 +27,43 @@ public sealed class BenchDatabase : IAsyncDisposable
         var postgres = await EmbeddedPostgres.StartAsync(folder, NullLogger.Instance, CancellationToken.None);
         await postgres.EnsureDatabaseAsync("bench", CancellationToken.None);
         return new BenchDatabase(postgres.ConnectionString("bench"), postgres, folder);
+    }
+
+    /// <summary>
+    /// CPU time used so far by the throwaway cluster: the postmaster, its live children (backends, writers) and the
+    /// children it has reaped. Null for a database given by HUB_BENCH_CONNECTION_STRING, or off Linux.
+    /// </summary>
+    public TimeSpan? CpuTime()
+    {
+        if (_folder is null || !OperatingSystem.IsLinux()) return null;
+        try
+        {
+            var postmaster = int.Parse(File.ReadLines(Path.Combine(_folder, "pgdata", "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+            long ticks = 0;
+            foreach (var directory in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(directory), out var pid)) continue;
+                string stat;
+                try
+                {
+                    stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    continue; // the process just ended
+                }
+                // After "pid (comm) ": state, ppid, ... utime (14th field), stime, cutime, cstime, in clock ticks.
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                long Field(int number) => long.Parse(fields[number - 3], CultureInfo.InvariantCulture);
+                if (pid == postmaster) ticks += Field(14) + Field(15) + Field(16) + Field(17);
+                else if (Field(4) == postmaster) ticks += Field(14) + Field(15);
+            }
+            return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -7,7 +7,6 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using HdrHistogram;
-using Npgsql;
 
 namespace EventSourcedHub.Bench;
 
@@ -27,7 +26,7 @@ public static class LoadBenchmark
             BenchArgs.Number(args, "--seconds", 20), BenchArgs.Number(args, "--rate", 500), BenchArgs.Number(args, "--warmup", 10),
             BenchArgs.Text(args, "--label", "load"));
         await using var database = await BenchDatabase.StartAsync();
-        var floor = await FloorAsync(database.ConnectionString, options.Publishers, TimeSpan.FromSeconds(Math.Min(options.Seconds, 10)));
+        var floor = await InsertFloor.MeasureAsync(database.ConnectionString, options.Publishers, TimeSpan.FromSeconds(Math.Min(options.Seconds, 10)));
         using var hub = await HubProcess.StartAsync(database.ConnectionString, BenchArgs.HubEnvironment(args));
         var result = await DriveAsync(hub, options);
         var summary = new
@@ -36,7 +35,7 @@ public static class LoadBenchmark
             options.Topics, options.Subscribers, options.Publishers, options.Seconds, targetRate = options.Rate, warmupSeconds = options.Warmup,
             hubEnv = BenchArgs.HubEnvironment(args),
             accepted = result.Accepted / result.Elapsed.TotalSeconds, delivered = result.Delivered / result.Elapsed.TotalSeconds, errors = result.Errors,
-            p50 = Ms(result.Latency, 50), p90 = Ms(result.Latency, 90), p99 = Ms(result.Latency, 99), max = Ms(result.Latency, 100),
+            p50 = Latency.Ms(result.Latency, 50), p90 = Latency.Ms(result.Latency, 90), p99 = Latency.Ms(result.Latency, 99), max = Latency.Ms(result.Latency, 100),
             hubRssMb = result.RssMb, hubCpuPercent = result.CpuPercent, floorTps = floor, ratio = result.Accepted / result.Elapsed.TotalSeconds / floor,
         };
         Console.WriteLine(JsonSerializer.Serialize(summary));
@@ -57,7 +56,7 @@ public static class LoadBenchmark
     private static async Task<Result> DriveAsync(HubProcess hub, Options options)
     {
         using var http = new HttpClient { BaseAddress = hub.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-        var latency = new LongConcurrentHistogram(1, TimeStamp.Seconds(60), 3);
+        var latency = Latency.NewHistogram();
         var sentAt = new ConcurrentDictionary<string, long>();
         long delivered = 0, accepted = 0, errors = 0;
         var topics = Enumerable.Range(0, options.Topics).Select(i => $"bench-{Guid.NewGuid():N}-{i}").ToArray();
@@ -160,36 +159,6 @@ public static class LoadBenchmark
         {
         }
     }
-
-    /// <summary>Durable single-row INSERTs of a small jsonb row, one per transaction, from <paramref name="clients"/> connections.</summary>
-    private static async Task<double> FloorAsync(string connectionString, int clients, TimeSpan duration)
-    {
-        await using (var setup = new NpgsqlConnection(connectionString))
-        {
-            await setup.OpenAsync();
-            await using var create = new NpgsqlCommand("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, payload jsonb NOT NULL)", setup);
-            await create.ExecuteNonQueryAsync();
-        }
-        long count = 0;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
-        {
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            await using var insert = new NpgsqlCommand("INSERT INTO bench_floor (payload) VALUES ('{\"event\":\"org.example.bench\",\"n\":1}')", connection);
-            while (clock.Elapsed < duration)
-            {
-                await insert.ExecuteNonQueryAsync();
-                Interlocked.Increment(ref count);
-            }
-        })));
-        return count / clock.Elapsed.TotalSeconds;
-    }
-
-    private static string Ms(HistogramBase histogram, double percentile) =>
-        histogram.TotalCount == 0 ? "-" : (histogram.GetValueAtPercentile(percentile) / 1000.0).ToString("0.0", CultureInfo.InvariantCulture);
-
-
 }
 
 /// <summary>The hub as its own process (Release build next to this one), so its RSS and CPU are its own.</summary>

@@ -8,6 +8,8 @@ return args.FirstOrDefault() switch
     "current-context" => await CurrentContextBenchmark.RunAsync(args[1..]),
     "publish-receipts" => await PublishThroughputBenchmark.RunAsync(args[1..]),
     "idle-sockets" => await IdleSocketsBenchmark.RunAsync(args[1..]),
+    "reporting" => await ReportingBenchmark.RunAsync(args[1..]),
+    "suspended-anchors" => await SuspendedAnchorsBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -18,5 +20,7 @@ static int Usage()
     Console.Error.WriteLine("       EventSourcedHub.Bench load [--topics 50] [--subscribers 2] [--publishers 8] [--seconds 20] [--rate 500 (0 = as fast as possible)] [--warmup 10] [--hub-env NAME=VALUE ...] [--label name]");
     Console.Error.WriteLine("       EventSourcedHub.Bench publish-receipts [--subscribers N] [--events N] [--rounds N]");
     Console.Error.WriteLine("       EventSourcedHub.Bench idle-sockets [--sockets 10000] [--topics 100] [--concurrency 16] [--settle 15] [--label name] [--hub-env NAME=VALUE ...]");
+    Console.Error.WriteLine("       EventSourcedHub.Bench reporting [--sessions 8] [--seconds 60] [--warmup 10] [--hub-env NAME=VALUE ...] [--label name]");
+    Console.Error.WriteLine("       EventSourcedHub.Bench suspended-anchors [--opens 1500] [--interval-ms 20] [--warmup-opens 100] [--hub-env NAME=VALUE ...] [--label name]");
     return 2;
 }
