@@ -106,6 +106,7 @@ public static class ContextAsOfBenchmark
         else session.Events.Append(topic, pending.ToArray());
         session.Store(TopicSnapshots.Advance(topic, state, written, pending, 200).Due);
         foreach (var e in pending) state = TopicSession.Evolve(state, e) with { Version = ++written };
+        session.StoreObjects(TopicDocuments.All(state));
         await session.SaveChangesAsync();
         pending.Clear();
         return (written, state);

@@ -70,6 +70,7 @@ public static class CurrentContextBenchmark
                 var events = TopicDecisions.Publish(state, NotificationRequest.Parse(open, null).Value!, () => Guid.NewGuid().ToString(),
                     ContentPolicy.Default with { DeriveOpenEvents = false }).Value!.Events;
                 session.Events.StartStream<TopicSession>(topic, [subscribed, .. events]);
+                session.StoreObjects(TopicDocuments.All(TopicSession.Fold(topic, [subscribed, .. events])));
             }
             await session.SaveChangesAsync();
         }
