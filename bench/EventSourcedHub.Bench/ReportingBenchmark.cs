@@ -27,7 +27,8 @@ public static class ReportingBenchmark
 
     private sealed record Result(
         long Accepted, long NonSuccess, long Timeouts, long WarmupFailures, long Partial, long Loops, long PatientOpens, long Delivered, long Other, long Unreadable,
-        TimeSpan Elapsed, HistogramBase All, HistogramBase First, HistogramBase Last, double? HubRssMb, double? HubCpuPercent, double? DatabaseCpuPercent, double BenchCpuPercent)
+        TimeSpan Elapsed, HistogramBase All, HistogramBase First, HistogramBase Last, double? HubRssMb, double? HubCpuPercent, double? DatabaseCpuPercent, double BenchCpuPercent,
+        HistogramBase? AuditLag = null, double? AuditDrainMs = null)
     {
         public double PerSecond => Accepted / Elapsed.TotalSeconds;
     }
@@ -75,7 +76,11 @@ public static class ReportingBenchmark
                 ? $" Failed steps during the warm-ups (not in the table): hub {hub.WarmupFailures}, trivial hub {trivial.WarmupFailures}."
                 : "")
             + (hub.Partial + trivial.Partial > 0 ? $" Answered 206 (partly unknown select): hub {hub.Partial}, trivial hub {trivial.Partial}." : "")
-            + (hub.Other > 0 ? $" The hub sent {hub.Other} notifications the bench did not publish (acked, not timed)." : "");
+            + (hub.Other > 0 ? $" The hub sent {hub.Other} notifications the bench did not publish (acked, not timed)." : "")
+            + (hub.AuditLag is { } lag
+                ? $" Audit lag (age of the oldest committed event without its AuditEvent, sampled every {AuditLagSampling.TotalMilliseconds:0} ms while measured):"
+                  + $" p50 {Latency.Ms(lag, 50)} ms, p99 {Latency.Ms(lag, 99)} ms, max {Latency.Ms(lag, 100)} ms; all audited {hub.AuditDrainMs:0} ms after the last publish."
+                : "");
         Machine.Record($"""
             ### Reporting sessions: {options.Label} ({date}, commit {Machine.Commit()}, {Machine.Describe()})
 
@@ -106,7 +111,27 @@ public static class ReportingBenchmark
         p50 = Latency.Ms(r.All, 50), p90 = Latency.Ms(r.All, 90), p99 = Latency.Ms(r.All, 99), max = Latency.Ms(r.All, 100),
         firstFifthP50 = Latency.Ms(r.First, 50), lastFifthP50 = Latency.Ms(r.Last, 50), lastOverFirst = Latency.Ratio(r.Last, r.First, 50),
         hubRssMb = r.HubRssMb, hubCpuPercent = r.HubCpuPercent, databaseCpuPercent = r.DatabaseCpuPercent, benchCpuPercent = r.BenchCpuPercent,
+        auditLagP50 = r.AuditLag is { } a ? Latency.Ms(a, 50) : null, auditLagP99 = r.AuditLag is { } b ? Latency.Ms(b, 99) : null,
+        auditLagMax = r.AuditLag is { } c ? Latency.Ms(c, 100) : null, auditDrainMs = r.AuditDrainMs,
     };
+
+    private static readonly TimeSpan AuditLagSampling = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// The hub writes AuditEvents, Provenance and chain links after the commit (issue 11): the age, in milliseconds, of
+    /// the oldest committed event whose topic's audit trail has not reached it yet (0 when all are audited).
+    /// </summary>
+    private static async Task<long> AuditLagMsAsync(Npgsql.NpgsqlConnection connection)
+    {
+        await using var command = new Npgsql.NpgsqlCommand(
+            """
+            select coalesce(max(extract(epoch from clock_timestamp() - e.timestamp)) * 1000, 0)::bigint
+            from fhircast.mt_streams s left join fhircast.mt_doc_auditprogress p on p.id = s.id
+            join fhircast.mt_events e on e.stream_id = s.id and e.version = coalesce(p.version, 0) + 1
+            where s.id <> 'mt_tombstone'
+            """, connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 
     private static async Task<Result> DriveAsync(Uri baseAddress, HubProcess? hub, BenchDatabase? database, Options options)
     {
@@ -131,8 +156,27 @@ public static class ReportingBenchmark
         bench.Refresh();
         var benchCpuBefore = bench.TotalProcessorTime;
         var measured = Stopwatch.StartNew();
+        var lag = database is null ? null : Latency.NewHistogram();
+        await using var lagConnection = database is null ? null : new Npgsql.NpgsqlConnection(database.ConnectionString);
+        if (lagConnection is not null) await lagConnection.OpenAsync();
+        var sampling = lagConnection is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            while (!sessions.All(s => s.IsCompleted))
+            {
+                lag!.RecordValue(Math.Clamp(await AuditLagMsAsync(lagConnection) * 1000, 1, 59_000_000));
+                await Task.Delay(AuditLagSampling);
+            }
+        });
         await Task.WhenAll(sessions);
         var elapsed = measured.Elapsed;
+        await sampling;
+        double? drainMs = null;
+        if (lagConnection is not null)
+        {
+            var drain = Stopwatch.StartNew();
+            while (await AuditLagMsAsync(lagConnection) > 0 && drain.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(10);
+            drainMs = drain.Elapsed.TotalMilliseconds;
+        }
         var hubCpu = hub is null ? (double?)null : (hub.CpuTime() - hubCpuBefore).TotalSeconds / elapsed.TotalSeconds * 100;
         var databaseCpu = database?.CpuTime() - databaseCpuBefore is { } used ? used.TotalSeconds / elapsed.TotalSeconds * 100 : (double?)null;
         var hubRss = hub?.RssMb();
@@ -142,7 +186,8 @@ public static class ReportingBenchmark
         await stop.CancelAsync();
         foreach (var subscriber in subscribers) await subscriber.CloseAsync();
         return new Result(generator.Accepted, generator.NonSuccess, generator.Timeouts, generator.WarmupFailures, generator.Partial, generator.Loops,
-            generator.PatientOpens, tracker.Delivered, tracker.Other, subscribers.Sum(s => s.Unreadable), elapsed, generator.All, generator.First, generator.Last, hubRss, hubCpu, databaseCpu, benchCpu);
+            generator.PatientOpens, tracker.Delivered, tracker.Other, subscribers.Sum(s => s.Unreadable), elapsed, generator.All, generator.First, generator.Last, hubRss, hubCpu, databaseCpu, benchCpu,
+            lag, drainMs);
     }
 
     private sealed class StepFailedException : Exception;
