@@ -96,8 +96,8 @@ public static class ReportingBenchmark
             {Row("hub", hub, floor.ToString("0"), (hub.PerSecond / floor).ToString("0.00"))}
             {Row("trivial hub", trivial, "-", "-")}
 
-            Hub: {hub.Loops} loops completed in the whole run (warm-up included), {hub.PatientOpens} Patient anchors left open at the end
-            (about {hub.PatientOpens / options.Sessions} per topic); its events/s are {hub.PerSecond / trivial.PerSecond * 100:0.0} % of the trivial hub's.{notes}
+            Hub: {hub.Loops} loops completed in the whole run (warm-up included), {hub.PatientOpens} Patient-opens of new patients that the
+            app never closed (about {hub.PatientOpens / options.Sessions} per topic); its events/s are {hub.PerSecond / trivial.PerSecond * 100:0.0} % of the trivial hub's.{notes}
             """);
         return hub.NonSuccess + hub.Timeouts + trivial.NonSuccess + trivial.Timeouts == 0 ? 0 : 1;
     }

@@ -102,12 +102,21 @@ public static class TopicDocuments
         };
     }
 
-    /// <summary>The head and the current anchor only: what get-current-context needs, in two key reads.</summary>
+    /// <summary>The head and the current anchor only: what get-current-context needs, in one round trip.</summary>
     public static async Task<TopicSession?> LoadCurrentAsync(IQuerySession session, string topic, CancellationToken ct)
     {
-        var head = await session.LoadAsync<TopicHead>(topic, ct);
-        if (head is null) return null;
-        var current = head.CurrentKey is null ? null : await session.LoadAsync<StoredAnchor>(StoredAnchor.KeyFor(topic, head.CurrentKey), ct);
+        await using var connection = session.DocumentStore.Storage.Database.CreateConnection();
+        await connection.OpenAsync(ct);
+        await using var command = new Npgsql.NpgsqlCommand(
+            $"select h.data::text, a.data::text from {HubStore.Schema}.mt_doc_topichead h "
+            + $"left join {HubStore.Schema}.mt_doc_storedanchor a on a.id = h.id || chr(10) || (h.data ->> 'CurrentKey') where h.id = @topic",
+            connection);
+        command.Parameters.AddWithValue("topic", topic);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        var head = Read<TopicHead>(session, reader.GetString(0));
+        var currentJson = await reader.IsDBNullAsync(1, ct) ? null : reader.GetString(1);
+        var current = currentJson is null ? null : Read<StoredAnchor>(session, currentJson);
         return new TopicSession
         {
             Id = topic,
@@ -117,6 +126,9 @@ public static class TopicDocuments
             OpenAnchors = current is null ? ImmutableDictionary<string, OpenAnchor>.Empty : ImmutableDictionary<string, OpenAnchor>.Empty.Add(current.Anchor.Key, current.Anchor),
         };
     }
+
+    private static T Read<T>(IQuerySession session, string json) =>
+        session.DocumentStore.Options.Serializer().FromJson<T>(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
 
     public static async Task<bool> ExistsAsync(IQuerySession session, string topic, CancellationToken ct) =>
         await session.LoadAsync<TopicHead>(topic, ct) is not null;
