@@ -37,8 +37,9 @@ public sealed record RecordedEvent(string Topic, long Version, Guid Id, string T
 /// The chain link is computed from the stored row, exactly as verify recomputes it. Readers of the audit store call
 /// <see cref="CaughtUpAsync"/> first, so an audit query sees every event acknowledged before it.
 /// </remarks>
-public sealed class AuditTrail(IDocumentStore store, IOptions<HubOptions> options, ILogger<AuditTrail> logger) : BackgroundService, ICommitObserver
+public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOptions<HubOptions> options, ILogger<AuditTrail> logger) : BackgroundService, ICommitObserver
 {
+    private const int MaxOffStreamPerRound = 2000;
     private const int MaxTopicsPerRound = 256;
     private const int MaxEventsPerTopic = 500;
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
@@ -216,6 +217,8 @@ public sealed class AuditTrail(IDocumentStore store, IOptions<HubOptions> option
         }
         if (events.Count == 0) return complete;
 
+        // Receipts, rejected requests and read audits queued meanwhile share this transaction (issue 11).
+        var offStream = writer.TakeQueued(MaxOffStreamPerRound);
         var names = await SubscriberNamesAsync(session, events.SelectMany(e => e.Value), ct);
         foreach (var (topic, recorded) in events)
         {
@@ -238,7 +241,17 @@ public sealed class AuditTrail(IDocumentStore store, IOptions<HubOptions> option
             }
             session.Store(trail);
         }
-        await session.SaveChangesAsync(ct);
+        if (offStream.Count > 0) session.InsertObjects(offStream);
+        try
+        {
+            await session.SaveChangesAsync(ct);
+        }
+        catch when (offStream.Count > 0)
+        {
+            // Whatever failed, the queued documents go back to the writer's own path; the trail tries again.
+            await writer.StoreAsync(offStream);
+            throw;
+        }
         return complete;
     }
 

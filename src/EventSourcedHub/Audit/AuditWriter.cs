@@ -6,9 +6,11 @@ namespace EventSourcedHub.Audit;
 
 /// <summary>
 /// Stores the audit documents that are not topic-stream events (rulings.md 11 and 12): delivery receipts, rejected
-/// requests and read audits. Callers only queue; a background loop stores what arrived within the batch window
-/// (`Hub:AuditBatchMilliseconds`, 200 ms; at most <see cref="MaxBatch"/> per transaction), so a queued document is
-/// durable within about a second. On shutdown the queue is drained at once, before the store goes away.
+/// requests and read audits. Callers only queue. While events are committed, the audit trail takes what is queued
+/// into its own transaction (<see cref="TakeQueued"/>, issue 11: no transaction of their own); what it did not take
+/// within the batch window (`Hub:AuditBatchMilliseconds`, 200 ms) this writer stores itself, at most
+/// <see cref="MaxBatch"/> per transaction, so a queued document is durable within about a second. On shutdown the
+/// queue is drained at once, before the store goes away.
 /// </summary>
 public sealed class AuditWriter(IDocumentStore store, IOptions<HubOptions> options, ILogger<AuditWriter> logger) : IHostedService
 {
@@ -25,6 +27,21 @@ public sealed class AuditWriter(IDocumentStore store, IOptions<HubOptions> optio
     {
         if (!_queue.Writer.TryWrite(document))
             logger.LogWarning("Audit document {Type} arrived after shutdown and was not stored", document.GetType().Name);
+    }
+
+    /// <summary>Hands up to <paramref name="max"/> queued documents to a caller that stores them in its own transaction.</summary>
+    public List<object> TakeQueued(int max)
+    {
+        var taken = new List<object>();
+        if (_stopping.Task.IsCompleted) return taken;
+        while (taken.Count < max && _queue.Reader.TryRead(out var document)) taken.Add(document);
+        return taken;
+    }
+
+    /// <summary>Documents a caller took but could not store: this writer stores them itself.</summary>
+    public async Task StoreAsync(List<object> documents)
+    {
+        foreach (var batch in documents.Chunk(MaxBatch)) await SaveAsync(batch.ToList());
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
