@@ -29,8 +29,9 @@ public static class HubHost
         if (new[] { "urls", "http_ports", "https_ports" }.All(key => string.IsNullOrEmpty(builder.Configuration[key])))
             builder.WebHost.UseUrls(DefaultUrl);
 
-        var hub = HubOptionsValidator.ValidOrThrow(builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions());
+        var hub = HubOptionsValidator.ValidOrThrow(HubOptions.Bind(builder.Configuration.GetSection(HubOptions.Section)));
         builder.Services.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
+        builder.Services.PostConfigure<HubOptions>(o => o.WithListsGivenAsText(builder.Configuration.GetSection(HubOptions.Section)));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = hub.Limits.MaxRequestBodyBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = hub.Limits.MaxRequestBodyBytes);
 
@@ -40,6 +41,7 @@ public static class HubHost
         builder.Services.AddHubAuthentication(hub.Auth);
         builder.Services.AddSingleton<Access>();
         builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
+        builder.Services.AddHubCors(hub.Cors);
 
         var connectionString = builder.Configuration.GetConnectionString("Hub");
         EmbeddedPostgres? postgres = null;
@@ -91,6 +93,7 @@ public static class HubHost
             app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
         // Behind a TLS-terminating proxy on this machine, X-Forwarded-Proto makes the issued endpoints wss:// (HUB-GEN-01).
         app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost });
+        app.UseHubCors();
         app.UseExceptionHandler();
         app.UseStatusCodePages(BareStatusAsOperationOutcome);
         if (hub.Auth.IsJwt)

@@ -30,6 +30,8 @@ public sealed class WebSocketChannelEndpoint(
             return Rejected(http, StatusCodes.Status404NotFound, "No such endpoint was issued by this hub.", null, endpointId);
         if (!http.WebSockets.IsWebSocketRequest)
             return Rejected(http, StatusCodes.Status400BadRequest, "Connect to this endpoint with a WebSocket.", endpoint, endpointId);
+        if (!Http.Cors.AllowsWebSocketOrigin(http.Request, options.Value.Cors))
+            return Rejected(http, StatusCodes.Status403Forbidden, $"WebSockets from the origin '{http.Request.Headers.Origin}' are not allowed (Hub:Cors:WebSocketOrigins).", endpoint, endpointId);
         if (endpoint.Status != EndpointStatus.Ended && channels.Contains(endpointId))
             return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
 
@@ -85,6 +87,7 @@ public sealed class WebSocketChannelEndpoint(
         {
             StatusCodes.Status404NotFound => OperationOutcomes.NotFound(reason),
             StatusCodes.Status409Conflict => OperationOutcomes.Conflict(reason),
+            StatusCodes.Status403Forbidden => OperationOutcomes.Result(status, Hl7.Fhir.Model.OperationOutcome.IssueType.Forbidden, reason),
             _ => OperationOutcomes.Invalid(reason),
         };
     }
