@@ -19,7 +19,8 @@ public sealed class WebSocketChannelEndpoint(
     IOptions<HubOptions> options,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
-    AuditWriter audit)
+    AuditWriter audit,
+    ILogger<SubscriberChannel> channelLogger)
 {
     public async Task<IResult> HandleAsync(HttpContext http, string endpointId)
     {
@@ -39,7 +40,8 @@ public sealed class WebSocketChannelEndpoint(
         var limits = options.Value.Limits;
         SubscriberChannel channel = null!;
         channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes,
-            clock, refused => syncErrors.RefusedAsync(channel, refused), options.Value.DeliveryReceipts ? Receipts(endpoint) : null);
+            clock, refused => syncErrors.RefusedAsync(channel, refused), channelLogger, options.Value.DeliveryReceipts ? Receipts(endpoint) : null,
+            options.Value.AwaitsAcks(endpoint.SubscriberName));
         if (endpoint.Status == EndpointStatus.Ended)
         {
             // Clients that reconnect to an ended endpoint stop retrying only on a denial (rulings.md 4).
@@ -107,6 +109,7 @@ public sealed class WebSocketChannelEndpoint(
         Status = outcome.Status,
         LatencyMs = outcome.AckedAt is { } acked ? Math.Round((acked - outcome.SentAt).TotalMilliseconds, 3) : null,
         TimedOut = outcome.TimedOut,
-        ClosedBeforeAck = outcome.AckedAt is null && !outcome.TimedOut,
+        ClosedBeforeAck = outcome.Awaited && outcome.AckedAt is null && !outcome.TimedOut,
+        AckAwaited = outcome.Awaited,
     });
 }
