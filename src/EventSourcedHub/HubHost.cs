@@ -1,6 +1,5 @@
 using EventSourcedHub.Channels;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.HttpOverrides;
 using EventSourcedHub.Context;
 using EventSourcedHub.Discovery;
 using EventSourcedHub.Fhir;
@@ -91,8 +90,8 @@ public static class HubHost
         // Stopped only after the server has drained its requests and every hosted service has stopped.
         if (postgres is not null && !(maintenance && postgres.Adopted))
             app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
-        // Behind a TLS-terminating proxy on this machine, X-Forwarded-Proto makes the issued endpoints wss:// (HUB-GEN-01).
-        app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost });
+        // Behind a TLS-terminating proxy, X-Forwarded-Proto or Hub:PublicBaseUrl makes the issued endpoints wss:// (HUB-GEN-01).
+        app.UseHubPublicUrl(hub);
         app.UseHubCors();
         app.UseExceptionHandler();
         app.UseStatusCodePages(BareStatusAsOperationOutcome);
