@@ -5,6 +5,7 @@ using EventSourcedHub.Discovery;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
+using EventSourcedHub.OpenApi;
 using EventSourcedHub.Replay;
 using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
@@ -41,6 +42,7 @@ public static class HubHost
         builder.Services.AddSingleton<Access>();
         builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
         builder.Services.AddHubCors(hub.Cors);
+        builder.Services.AddHubOpenApi(hub);
 
         var connectionString = builder.Configuration.GetConnectionString("Hub");
         EmbeddedPostgres? postgres = null;
@@ -111,6 +113,7 @@ public static class HubHost
             KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
         });
         MapEndpoints(app);
+        app.MapHubOpenApi();
         return app;
     }
 
