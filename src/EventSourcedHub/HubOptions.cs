@@ -29,11 +29,17 @@ public sealed class HubOptions
     /// </summary>
     public int AckTimeoutSeconds { get; set; } = 10;
 
-    /// <summary>Subscriber names (`subscriber.name`, else the token's client) whose acks are not awaited, while the others stay tracked.</summary>
+    /// <summary>
+    /// Subscriber names (`subscriber.name`, else the token's client) whose acks are not awaited, while the others stay
+    /// tracked. An entry ending in `*` is a prefix: OHIF's extension names itself `OHIF-<topic>-<random>`.
+    /// </summary>
     public string[] AcklessSubscribers { get; set; } = [];
 
     /// <summary>Whether acks are awaited from a subscriber of this name.</summary>
-    public bool AwaitsAcks(string subscriberName) => AckTimeoutSeconds > 0 && !AcklessSubscribers.Contains(subscriberName, StringComparer.Ordinal);
+    public bool AwaitsAcks(string subscriberName) =>
+        AckTimeoutSeconds > 0 && !AcklessSubscribers.Any(entry => entry.EndsWith('*')
+            ? subscriberName.StartsWith(entry[..^1], StringComparison.Ordinal)
+            : subscriberName == entry);
 
     /// <summary>Severity of hub-generated SyncErrors: `warning` (FHIRcast profile) or `information` (IRA RAD-155), AMB-01.</summary>
     public string SyncErrorSeverity { get; set; } = "warning";

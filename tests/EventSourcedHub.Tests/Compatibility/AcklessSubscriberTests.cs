@@ -13,7 +13,7 @@ public sealed class AcklessSubscriberTests() : OwnHubTests(new Dictionary<string
 {
     ["Hub:AckTimeoutSeconds"] = "1",
     // Given as one comma-separated value, as an environment variable would be.
-    ["Hub:AcklessSubscribers"] = "OHIF viewer, Other ackless",
+    ["Hub:AcklessSubscribers"] = "OHIF viewer, Other ackless, Prefixed-*",
 })
 {
     [Fact]
@@ -38,6 +38,25 @@ public sealed class AcklessSubscriberTests() : OwnHubTests(new Dictionary<string
         await Hub.PublishAsync(PatientOpen(topic, "p2", id: "open-2"));
         Assert.Equal("open-2", (string?)(await ohif.ReceiveAsync())["id"]);
         Assert.Equal(WebSocketState.Open, ohif.State);
+    }
+
+    [Fact]
+    public async Task Rulings_36_an_entry_ending_in_a_star_exempts_every_name_it_begins()
+    {
+        var topic = NewTopic();
+        await using var prefixed = await Hub.SubscribeAndConnectAsync(topic, "Patient-open", "Prefixed-" + topic + "-x7k2");
+        await using var lookalike = await Hub.SubscribeAndConnectAsync(topic, "Patient-open", "Prefixed");
+        await using var watcher = await Hub.SubscribeAndConnectAsync(topic, "SyncError", "Watcher");
+
+        await Hub.PublishAsync(PatientOpen(topic, "p1", id: "open-1"));
+        await prefixed.ReceiveAsync();
+        await lookalike.ReceiveAsync();
+
+        // Only "Prefixed" (without the dash the entry names) is tracked and times out.
+        var syncError = await watcher.ReceiveAsync();
+        Assert.Contains("Subscriber 'Prefixed' did not acknowledge", (string?)syncError["event"]!["context"]![0]!["resource"]!["issue"]![0]!["diagnostics"]);
+        await watcher.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(1500));
+        Assert.Equal(WebSocketState.Open, prefixed.State);
     }
 
     [Fact]

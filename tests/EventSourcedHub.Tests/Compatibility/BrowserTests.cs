@@ -96,7 +96,7 @@ public sealed class BrowserTests(HeadlessChromium chromium) : IClassFixture<Head
     {
         // The page never acks, as OHIF's extension; a 1 s time-out would end it if the exemption did not hold.
         ["Hub:AckTimeoutSeconds"] = "1",
-        ["Hub:AcklessSubscribers"] = "Browser viewer",
+        ["Hub:AcklessSubscribers"] = "OHIF-*",
     });
 
     public async Task DisposeAsync() => await _hub.DisposeAsync();
@@ -114,7 +114,7 @@ public sealed class BrowserTests(HeadlessChromium chromium) : IClassFixture<Head
           result.discovery = (await discovery.json()).fhircastVersion;
 
           const form = new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.channel.type': 'websocket', 'hub.callback': location.origin + '/fhircastCallback',
-            'hub.events': 'Patient-open', 'hub.topic': topic, 'hub.lease': '999', 'subscriber.name': 'Browser viewer' });
+            'hub.events': 'Patient-open', 'hub.topic': topic, 'hub.lease': '999', 'subscriber.name': 'OHIF-' + topic + '-' + Math.random().toString(36).slice(2) });
           const subscribed = await fetch(hub + '/api/hub', { method: 'POST', headers: { ...auth, 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
           result.subscribeStatus = subscribed.status;
           const endpoint = (await subscribed.json())['hub.channel.endpoint'];
