@@ -38,7 +38,6 @@ public static class HubStore
         // Live only: time travel and the dispatcher fold events with it; the write path stores the session's documents
         // itself (TopicDocuments), so no projection loads them inside a commit (issue 11).
         opts.Projections.Add<TopicSessionProjection>(ProjectionLifecycle.Live);
-        opts.Projections.Add<ChannelEndpointProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<AcceptedNotificationProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<Replay.SessionSummaryProjection>(ProjectionLifecycle.Async);
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);

@@ -32,9 +32,11 @@ public interface ICommitObserver
 /// topics; the commits are gathered by <see cref="GroupCommit"/>. Nothing is loaded or folded inside the commit: the
 /// writer builds the session documents its events change (<see cref="TopicDocuments"/>) from the state it decided on.
 /// </remarks>
-public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, Microsoft.Extensions.Options.IOptions<HubOptions> options)
+public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices,
+    Microsoft.Extensions.Options.IOptions<HubOptions> options)
 {
     private const int MaxAttempts = 8;
+    private readonly ISessionDocuments[] _slices = slices.ToArray();
     private readonly ICommitObserver[] _observers = observers.ToArray();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _turns = new();
 
@@ -95,7 +97,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
             var version = state?.Version ?? 0;
             if (events.Length == 0) return new Appended(topic, version + 1, events);
             (after, var due) = TopicSnapshots.Advance(topic, state, version, events, options.Value.SnapshotInterval);
-            pending = new PendingAppend(topic, version, events, TopicDocuments.Changes(state, after, events), due, headers);
+            pending = new PendingAppend(topic, version, events, TopicDocuments.Changes(state, after, events, _slices), due, headers);
         }
         try
         {
