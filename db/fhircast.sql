@@ -445,6 +445,7 @@ END;
 $function$;
 
 
+CREATE OR REPLACE PROCEDURE fhircast.notify_appended(payload text) LANGUAGE sql AS $$ SELECT pg_notify('fhircast_appended', payload) $$;
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_acceptednotification (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

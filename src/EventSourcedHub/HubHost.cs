@@ -58,6 +58,9 @@ public static class HubHost
         builder.Services.AddSingleton<ISessionDocuments, ChannelEndpointDocuments>();
         builder.Services.AddSingleton<Distribution>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Distribution>());
+        builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Distribution>());
+        builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<TopicStream>());
+        builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         // A maintenance command (rebuild) writes the audit records itself.

@@ -27,6 +27,9 @@ public sealed class ChannelEndpoint
     /// <summary>Set while a dropped socket may still reconnect (`Hub:ReconnectGraceSeconds`).</summary>
     public DateTimeOffset? ReconnectBy { get; set; }
     public string? EndReason { get; set; }
+
+    /// <summary>While active: the hub process holding the socket (<see cref="Storage.HubCluster.NodeId"/>).</summary>
+    public string? Node { get; set; }
 }
 
 /// <summary>
@@ -57,6 +60,7 @@ public sealed class ChannelEndpointDocuments : ISessionDocuments
                 LeaseExpiresAt = subscription.LeaseExpiresAt,
                 ReconnectBy = ended is null ? subscription.ReconnectBy : null,
                 EndReason = ended,
+                Node = ended is null ? subscription.Node : null,
             };
         }
     }

@@ -17,7 +17,8 @@ namespace EventSourcedHub.Replay;
 /// one hub and imported into another under the same topic (the stored notifications name it). Types are the stable stored
 /// names (HubStore.EventTypes).
 /// </summary>
-public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices)
+public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices,
+    HubCluster cluster)
 {
     public const string MediaType = "application/x-ndjson";
 
@@ -102,6 +103,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
         session.Events.StartStream<TopicSession>(topic, events.ToArray());
         session.StoreObjects(TopicDocuments.FromLog(topic, events, slices));
         session.Store(TopicSnapshots.Advance(topic, null, 0, events, options.Value.SnapshotInterval).Due);
+        AppendListener.Queue(session, cluster.NodeId, topic, events.Count);
         try
         {
             await session.SaveChangesAsync(http.RequestAborted);

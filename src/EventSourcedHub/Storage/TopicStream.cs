@@ -33,7 +33,7 @@ public interface ICommitObserver
 /// writer builds the session documents its events change (<see cref="TopicDocuments"/>) from the state it decided on.
 /// </remarks>
 public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices,
-    Microsoft.Extensions.Options.IOptions<HubOptions> options)
+    Microsoft.Extensions.Options.IOptions<HubOptions> options) : IRemoteCommitObserver
 {
     private const int MaxAttempts = 8;
     private readonly ISessionDocuments[] _slices = slices.ToArray();
@@ -44,6 +44,14 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
     // It can only be stale when another process appended meanwhile, and then an accepted decision fails the expected
     // version check at commit and a rejection is decided again from the store, so it never makes a decision wrong.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopicSession> _committed = new();
+
+    /// <summary>Another process appended to the topic: the next decision reads the store instead of losing a race.</summary>
+    public void CommittedElsewhere(string topic, long lastVersion)
+    {
+        if (_committed.TryGetValue(topic, out var state) && state.Version < lastVersion) _committed.TryRemove(topic, out _);
+    }
+
+    public void CatchUp() => _committed.Clear();
 
     public delegate Task<Decision<object[]>> Decide(TopicSession? state, IQuerySession session, CancellationToken ct);
 
