@@ -55,7 +55,8 @@ public sealed class HubCluster(IDocumentStore store, HubDatabase database, Clust
         await using var connection = store.Storage.Database.CreateConnection();
         await connection.OpenAsync(ct);
         await using var command = new NpgsqlCommand(
-            "select exists (select 1 from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and classid::bigint = @high and objid::bigint = @low)",
+            "select exists (select 1 from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and classid::bigint = @high and objid::bigint = @low "
+            + "and database = (select oid from pg_database where datname = current_database()))",
             connection);
         command.Parameters.AddWithValue("high", (key >> 32) & 0xFFFFFFFFL);
         command.Parameters.AddWithValue("low", key & 0xFFFFFFFFL);
