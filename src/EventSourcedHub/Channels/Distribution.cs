@@ -11,13 +11,29 @@ namespace EventSourcedHub.Channels;
 /// Hands committed events to one dispatcher per topic. Each dispatcher processes its topic's events strictly in stream
 /// order, so every subscriber sees one and the same order (HUB-EVT-09, HUB-DIST-03).
 /// </summary>
-public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, ILogger<Distribution> logger) : ICommitObserver, IAsyncDisposable
+public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, ILogger<Distribution> logger)
+    : ICommitObserver, IRemoteCommitObserver, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, TopicDispatcher> _dispatchers = new();
     private readonly CancellationTokenSource _stopping = new();
 
     public void Committed(Appended appended) =>
         _dispatchers.GetOrAdd(appended.Topic, topic => new TopicDispatcher(topic, store, channels, logger, _stopping.Token)).Signal(appended);
+
+    /// <summary>
+    /// Another hub process appended to a topic (issue 14). Only a topic this process dispatches can have sockets here
+    /// (a socket's confirmation is appended by the process holding it, which starts the dispatcher); it reads the new
+    /// events from the stream, in order, like any gap.
+    /// </summary>
+    public void CommittedElsewhere(string topic, long lastVersion)
+    {
+        if (_dispatchers.TryGetValue(topic, out var dispatcher)) dispatcher.SignalUpTo(lastVersion);
+    }
+
+    public void CatchUp()
+    {
+        foreach (var dispatcher in _dispatchers.Values) dispatcher.SignalUpTo(long.MaxValue);
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -38,6 +54,9 @@ internal sealed class TopicDispatcher
     private readonly ChannelRegistry _channels;
     private readonly ILogger _logger;
     private readonly Channel<Appended> _signals = Channel.CreateUnbounded<Appended>(new UnboundedChannelOptions { SingleReader = true });
+
+    // A signal without events: "the stream holds events up to this version" (appended by another process).
+    private static readonly IReadOnlyList<object> NoEvents = [];
     private readonly SortedDictionary<long, object> _pending = new();
     private TopicSession? _state;
     private long? _resumeAfter;
@@ -55,6 +74,9 @@ internal sealed class TopicDispatcher
     public Task Completion { get; }
 
     public void Signal(Appended appended) => _signals.Writer.TryWrite(appended);
+
+    /// <summary>The stream has events up to <paramref name="version"/> (<see cref="long.MaxValue"/>: up to its end).</summary>
+    public void SignalUpTo(long version) => _signals.Writer.TryWrite(new Appended(_topic, version == long.MaxValue ? long.MaxValue : version + 1, NoEvents));
 
     private async Task RunAsync(CancellationToken stopping)
     {
@@ -84,9 +106,12 @@ internal sealed class TopicDispatcher
 
     private async Task DispatchAsync(Appended appended, CancellationToken ct)
     {
+        var remote = appended.Events.Count == 0;
         if (_state is null)
         {
-            _state = await StateBeforeAsync(Math.Min(appended.FirstVersion, (_resumeAfter ?? long.MaxValue - 1) + 1), ct);
+            // A remote signal says nothing about where this process stood: start from the last version it had seen.
+            var from = remote ? (_resumeAfter ?? appended.FirstVersion - 1) + 1 : Math.Min(appended.FirstVersion, (_resumeAfter ?? long.MaxValue - 1) + 1);
+            _state = await StateBeforeAsync(Math.Min(from, long.MaxValue - 1), ct);
             _resumeAfter = null;
         }
         for (var i = 0; i < appended.Events.Count; i++)
@@ -94,14 +119,15 @@ internal sealed class TopicDispatcher
             var version = appended.FirstVersion + i;
             if (version > _state.Version) _pending[version] = appended.Events[i];
         }
-        if (_pending.Count == 0) return;
+        var last = remote ? appended.FirstVersion == long.MaxValue ? long.MaxValue : appended.FirstVersion - 1 : _pending.Count == 0 ? 0 : _pending.Keys.Max();
+        if (_pending.Count > 0) last = Math.Max(last, _pending.Keys.Max());
+        if (last <= _state.Version) return;
 
-        var last = _pending.Keys.Max();
-        if (_pending.Count < last - _state.Version)
+        if (last == long.MaxValue || _pending.Count < last - _state.Version)
         {
             await using var query = _store.QuerySession();
-            var missing = await query.Events.FetchStreamAsync(_topic, version: last, fromVersion: _state.Version + 1, token: ct);
-            foreach (var e in missing) _pending[e.Version] = e.Data;
+            var missing = await query.Events.FetchStreamAsync(_topic, version: last == long.MaxValue ? 0 : last, fromVersion: _state.Version + 1, token: ct);
+            foreach (var e in missing) _pending.TryAdd(e.Version, e.Data);
         }
         while (_pending.Remove(_state.Version + 1, out var next)) await ProcessAsync(next, ct);
     }

@@ -20,6 +20,7 @@ public sealed class WebSocketChannelEndpoint(
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
     AuditWriter audit,
+    HubCluster cluster,
     ILogger<SubscriberChannel> channelLogger)
 {
     public async Task<IResult> HandleAsync(HttpContext http, string endpointId)
@@ -34,6 +35,9 @@ public sealed class WebSocketChannelEndpoint(
         if (!Http.Cors.AllowsWebSocketOrigin(http.Request, options.Value.Cors))
             return Rejected(http, StatusCodes.Status403Forbidden, $"WebSockets from the origin '{http.Request.Headers.Origin}' are not allowed (Hub:Cors:WebSocketOrigins).", endpoint, endpointId);
         if (endpoint.Status != EndpointStatus.Ended && channels.Contains(endpointId))
+            return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
+        // Live on another hub process of the cluster (issue 14): the same 409 as on one process.
+        if (endpoint.Status == EndpointStatus.Active && endpoint.Node is { } node && node != cluster.NodeId && await cluster.IsAliveAsync(node, http.RequestAborted))
             return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
@@ -59,7 +63,7 @@ public sealed class WebSocketChannelEndpoint(
         try
         {
             var confirmed = await topics.AppendAsync(endpoint.Topic,
-                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow())), http.RequestAborted);
+                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow(), cluster.NodeId)), http.RequestAborted);
             if (confirmed.IsRejected)
             {
                 // Confirmed before but not connected here: its socket was lost (e.g. a hub restart), so the subscription ends.
