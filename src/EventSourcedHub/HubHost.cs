@@ -118,7 +118,7 @@ public static class HubHost
             KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
         });
         MapEndpoints(app);
-        app.MapHubOpenApi();
+        app.MapHubOpenApi(hub);
         return app;
     }
 

@@ -18,18 +18,20 @@ public static class HubOpenApi
     public static IServiceCollection AddHubOpenApi(this IServiceCollection services, HubOptions hub) =>
         services.AddOpenApi(DocumentName, options => options.AddDocumentTransformer(new HubDocumentTransformer(hub.Auth.IsJwt)));
 
-    public static void MapHubOpenApi(this WebApplication app)
+    public static void MapHubOpenApi(this WebApplication app, HubOptions hub)
     {
         app.MapOpenApi(DocumentPattern);
         // The page loads its script from the hub (`/docs/api/scalar.js`, embedded in the package), and everything that
         // would call out (fonts, the AI agent, MCP) is off: the reference works on a hospital network without internet.
-        app.MapScalarApiReference(ReferencePrefix, options => options
-            .WithTitle("EventSourcedHub API")
-            .WithOpenApiRoutePattern(DocumentPattern)
-            .DisableDefaultFonts()
-            .DisableAgent()
-            .DisableMcp()
-            .AddPreferredSecuritySchemes([HubDocumentTransformer.BearerScheme]));
+        app.MapScalarApiReference(ReferencePrefix, options =>
+        {
+            options.WithTitle("EventSourcedHub API")
+                .WithOpenApiRoutePattern(DocumentPattern)
+                .DisableDefaultFonts()
+                .DisableAgent()
+                .DisableMcp();
+            if (hub.Auth.IsJwt) options.AddPreferredSecuritySchemes([HubDocumentTransformer.BearerScheme]);
+        });
     }
 
     /// <summary>The routes that serve the documentation itself; the document does not describe them.</summary>

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
 using System.Text.Json.Nodes;
 using EventSourcedHub.Tests.Infrastructure;
 using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
@@ -112,5 +114,46 @@ public sealed class LegacyClientTests() : OwnHubTests(new Dictionary<string, str
 
         var outcome = await HubClient.AssertOperationOutcome(response, HttpStatusCode.BadRequest, "invalid");
         Assert.Equal($"The topic in the path ('other') differs from `event.hub.topic` ('{topic}').", (string?)outcome["issue"]![0]!["diagnostics"]);
+    }
+}
+
+/// <summary>What the hub logs about text frames that are not acks.</summary>
+public sealed class IgnoredFrameLogTests
+{
+    private sealed class Recorder : ILoggerProvider
+    {
+        public ConcurrentQueue<(string Category, LogLevel Level, string Message)> Entries { get; } = new();
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Entries);
+        public void Dispose() { }
+
+        private sealed class Logger(string category, ConcurrentQueue<(string, LogLevel, string)> entries) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+            public bool IsEnabled(LogLevel logLevel) => true;
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                entries.Enqueue((category, logLevel, formatter(state, exception)));
+        }
+    }
+
+    [Fact]
+    public async Task Compatibility_a_text_frame_that_is_not_an_ack_is_logged_at_debug_with_its_endpoint_and_text()
+    {
+        var recorder = new Recorder();
+        await using var server = await TestHub.StartAsync(
+            new Dictionary<string, string?> { ["Logging:LogLevel:EventSourcedHub.Channels.SubscriberChannel"] = "Debug" }, logTo: recorder);
+        var topic = NewTopic();
+        await using var viewer = await server.Client.SubscribeAndConnectAsync(topic, "Patient-open", "Viewer");
+        var endpointId = new Uri(viewer.Endpoint).Segments[^1];
+
+        await viewer.SendAsync(new JsonObject { ["hub.channel.endpoint"] = viewer.Endpoint }.ToJsonString());
+
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (DateTime.UtcNow < until && !recorder.Entries.Any(e => e.Message.Contains(endpointId)))
+            await Task.Delay(50);
+        var entry = recorder.Entries.FirstOrDefault(e => e.Message.Contains(endpointId));
+        Assert.Equal("EventSourcedHub.Channels.SubscriberChannel", entry.Category);
+        Assert.Equal(LogLevel.Debug, entry.Level);
+        Assert.Equal($"Ignored a text frame on endpoint {endpointId} of topic {topic} that acknowledges no awaited notification: "
+            + $"{{\"hub.channel.endpoint\":\"{viewer.Endpoint}\"}}", entry.Message);
     }
 }

@@ -28,7 +28,8 @@ public sealed class TestHub : IAsyncDisposable
     public HubClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null)
+    /// <param name="logTo">An extra log provider, for tests of what the hub logs (it gets every level the settings' `Logging` keys allow).</param>
+    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null, ILoggerProvider? logTo = null)
     {
         connectionString ??= await TestPostgres.CreateDatabaseAsync("hub");
         var config = new Dictionary<string, string?>
@@ -48,6 +49,7 @@ public sealed class TestHub : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new FailureLoggerProvider());
+            if (logTo is not null) builder.Logging.AddProvider(logTo);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
