@@ -72,6 +72,7 @@ public static class HubHost
         builder.Services.AddSingleton<TopicStream>();
         builder.Services.AddSingleton<SubscriptionEndpoint>();
         builder.Services.AddSingleton<PublishNotification>();
+        builder.Services.AddSingleton<Iid.InvokeImageDisplay>();
         builder.Services.AddSingleton<WebSocketChannelEndpoint>();
         builder.Services.AddSingleton<SyncErrorReporter>();
         builder.Services.AddSingleton<SessionArchive>();
@@ -147,6 +148,7 @@ public static class HubHost
         app.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id));
         app.MapGet("/api/sessions/{topic}/context", (HttpContext http, string topic, Marten.IDocumentStore store) => ContextAsOf.HandleAsync(http, topic, store));
         Audit.AuditEndpoints.MapAudit(app);
+        app.MapGet(Iid.InvokeImageDisplay.Path, (HttpContext http, Iid.InvokeImageDisplay iid) => iid.HandleAsync(http));
     }
 
     /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get an OperationOutcome too.</summary>

@@ -90,6 +90,8 @@ public sealed class HubOptions
 
     public Security.HubAuthOptions Auth { get; set; } = new();
 
+    public Iid.IidOptions Iid { get; set; } = new();
+
     public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds, Limits.MaxSubscriptionsPerTopic);
 
     public Domain.ContentPolicy ContentPolicy() =>
