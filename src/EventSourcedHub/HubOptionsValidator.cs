@@ -18,6 +18,8 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.SnapshotInterval).GreaterThan(0).WithName("Hub:SnapshotInterval");
         RuleFor(o => o.MaxCommitBatch).InclusiveBetween(1, 1000).WithName("Hub:MaxCommitBatch");
         RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
+        RuleFor(o => o.IdleTopicSeconds).GreaterThan(0).WithName("Hub:IdleTopicSeconds");
+        RuleFor(o => o.FinishedReplayRetentionMinutes).GreaterThanOrEqualTo(0).WithName("Hub:FinishedReplayRetentionMinutes");
         RuleFor(o => o.AuditBatchMilliseconds).InclusiveBetween(1, 60_000).WithName("Hub:AuditBatchMilliseconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
             .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
@@ -31,6 +33,7 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).WithName("Hub:Limits:MaxRequestBodyBytes");
         RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).WithName("Hub:Limits:SubscriberQueueCapacity");
         RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).WithName("Hub:Limits:MaxInboundMessageBytes");
+        RuleFor(o => o.Limits.AuditQueueCapacity).GreaterThan(0).WithName("Hub:Limits:AuditQueueCapacity");
     }
 
     public static HubOptions ValidOrThrow(HubOptions options)

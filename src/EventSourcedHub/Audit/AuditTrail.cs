@@ -24,7 +24,9 @@ public sealed class AuditProgress
 }
 
 /// <summary>A committed topic-stream event as stored: its `mt_events` row, with <see cref="Json"/> as PostgreSQL returns it.</summary>
-public sealed record RecordedEvent(string Topic, long Version, Guid Id, string Type, DateTimeOffset Timestamp, string Json, object? Data);
+/// <remarks><see cref="Actor"/> is who acted, as recorded in the event's headers (null when recorded without one).</remarks>
+public sealed record RecordedEvent(string Topic, long Version, Guid Id, string Type, DateTimeOffset Timestamp, string Json, object? Data,
+    Security.Actor? Actor = null);
 
 /// <summary>
 /// Writes the audit trail of every topic from the committed log, off the write path (rulings.md 29): one AuditEvent per
@@ -228,8 +230,8 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
                 if (e.Data is not null)
                 {
                     var subscriber = SubscriberOf(e.Data, names);
-                    session.Store(AuditEvents.Record(e, subscriber));
-                    if (e.Data is ContentUpdated update) session.Store(ProvenanceRecords.For(e, update, AuditEvents.Anonymous).ToArray());
+                    session.Store(AuditEvents.Record(e, subscriber, e.Actor));
+                    if (e.Data is ContentUpdated update) session.Store(ProvenanceRecords.For(e, update, AgentOf(e, subscriber)).ToArray());
                 }
                 else
                 {
@@ -248,8 +250,9 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
         }
         catch when (offStream.Count > 0)
         {
-            // Whatever failed, the queued documents go back to the writer's own path; the trail tries again.
-            await writer.StoreAsync(offStream);
+            // Whatever failed, the queued documents go back to the writer's own path (which isolates a bad one); the
+            // trail tries again without them.
+            writer.Return(offStream);
             throw;
         }
         return complete;
@@ -286,7 +289,7 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
         await connection.OpenAsync(ct);
         await using var command = new NpgsqlCommand(
             $"""
-             select e.stream_id, e.version, e.id, e.type, e.timestamp, e.data::text
+             select e.stream_id, e.version, e.id, e.type, e.timestamp, e.data::text, e.headers::text
              from unnest(@topics, @after) as t(topic, after)
              join {HubStore.Schema}.mt_events e on e.stream_id = t.topic and e.version > t.after and e.version <= t.after + {MaxEventsPerTopic}
              order by e.stream_id, e.version
@@ -303,7 +306,8 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
             var data = HubStore.EventTypes.TryGetValue(type, out var clrType)
                 ? serializer.FromJson(clrType, new MemoryStream(Encoding.UTF8.GetBytes(json)))
                 : null;
-            var e = new RecordedEvent(reader.GetString(0), reader.GetInt64(1), reader.GetGuid(2), type, reader.GetFieldValue<DateTimeOffset>(4), json, data);
+            var actor = reader.IsDBNull(6) ? null : Security.Actor.FromHeaders(reader.GetString(6));
+            var e = new RecordedEvent(reader.GetString(0), reader.GetInt64(1), reader.GetGuid(2), type, reader.GetFieldValue<DateTimeOffset>(4), json, data, actor);
             if (!events.TryGetValue(e.Topic, out var list)) events[e.Topic] = list = [];
             list.Add(e);
         }
@@ -352,6 +356,9 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
         };
     }
 
+    /// <summary>The author of a content change: the client recorded with the event, else (an earlier release) `anonymous`.</summary>
+    private static Security.Actor AgentOf(RecordedEvent e, string? subscriber) => e.Actor ?? new Security.Actor(subscriber ?? AuditEvents.Anonymous);
+
     private static string? SubscriberOf(object data, Dictionary<string, string> names) => data switch
     {
         Subscribed s => s.SubscriberName,
@@ -380,15 +387,17 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
             await using var session = store.LightweightSession();
             var events = (await session.Events.FetchStreamAsync(topic, token: ct)).ToDictionary(e => e.Version);
             var recorded = rows.Where(r => events.ContainsKey(r.Version))
-                .Select(r => new RecordedEvent(topic, r.Version, events[r.Version].Id, r.Type, r.Timestamp, r.Json, events[r.Version].Data)).ToList();
+                .Select(r => new RecordedEvent(topic, r.Version, events[r.Version].Id, r.Type, r.Timestamp, r.Json, events[r.Version].Data,
+                    Security.Actor.FromHeaders(events[r.Version].Headers))).ToList();
             var names = await SubscriberNamesAsync(session, recorded, ct);
             // Folded along, for the updates an earlier release recorded without the activity of their changes.
             var state = TopicSession.Start(topic);
             foreach (var e in recorded.Where(e => e.Data is not null))
             {
-                session.Store(AuditEvents.Record(e, SubscriberOf(e.Data!, names)));
+                var subscriber = SubscriberOf(e.Data!, names);
+                session.Store(AuditEvents.Record(e, subscriber, e.Actor));
                 if (e.Data is ContentUpdated update)
-                    session.Store(ProvenanceRecords.For(e, WithActivities(state, update), AuditEvents.Anonymous).ToArray());
+                    session.Store(ProvenanceRecords.For(e, WithActivities(state, update), AgentOf(e, subscriber)).ToArray());
                 state = TopicSession.Evolve(state, e.Data!);
             }
             await session.SaveChangesAsync(ct);

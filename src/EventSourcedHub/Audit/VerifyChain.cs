@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Text.Json.Nodes;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
@@ -19,7 +20,7 @@ public static class VerifyChain
     {
         await using var query = store.QuerySession();
         var stream = await query.Events.FetchStreamStateAsync(topic, ct);
-        if (stream is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        if (stream is null) return Answers.NotFound($"Unknown topic '{topic}'.");
         var links = await query.Query<ChainLink>().Where(l => l.Topic == topic).OrderBy(l => l.StreamVersion).ToListAsync(ct);
         var rows = await ReadEventsAsync(store, topic, ct);
         return Results.Text(Verify(stream.Version, rows, links).ToJsonString(), "application/json");

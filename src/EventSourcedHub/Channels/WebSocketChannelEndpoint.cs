@@ -1,6 +1,7 @@
 using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
-using EventSourcedHub.Fhir;
+using EventSourcedHub.Http;
+using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
 using Marten;
 using Microsoft.Extensions.Options;
@@ -37,7 +38,7 @@ public sealed class WebSocketChannelEndpoint(
         var limits = options.Value.Limits;
         SubscriberChannel channel = null!;
         channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes,
-            clock, refused => syncErrors.RefusedAsync(channel, refused), options.Value.DeliveryReceipts ? Receipts(endpoint) : null);
+            clock, refused => syncErrors.RefusedAsync(channel, endpoint.SubscriberName, refused), options.Value.DeliveryReceipts ? Receipts(endpoint) : null);
         if (endpoint.Status == EndpointStatus.Ended)
         {
             // Clients that reconnect to an ended endpoint stop retrying only on a denial (rulings.md 4).
@@ -55,7 +56,8 @@ public sealed class WebSocketChannelEndpoint(
         try
         {
             var confirmed = await topics.AppendAsync(endpoint.Topic,
-                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow())), http.RequestAborted);
+                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow())), http.RequestAborted,
+                Actor.Of(http, endpoint.SubscriberName).Headers());
             if (confirmed.IsRejected)
             {
                 // Confirmed before but not connected here: its socket was lost (e.g. a hub restart), so the subscription ends.
@@ -67,7 +69,7 @@ public sealed class WebSocketChannelEndpoint(
             }
 
             var closed = await channel.RunAsync(lifetime.ApplicationStopping);
-            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, closed.CloseCode, closed.Reason, channel.ResumePoint);
+            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, endpoint.SubscriberName, closed.CloseCode, closed.Reason, channel.ResumePoint);
         }
         finally
         {
@@ -76,21 +78,23 @@ public sealed class WebSocketChannelEndpoint(
         return Results.Empty;
     }
 
-    /// <summary>A refused upgrade is audited off the topic's stream (rulings.md 11).</summary>
-    private IResult Rejected(HttpContext http, int status, string reason, ChannelEndpoint? endpoint, string endpointId)
+    /// <summary>Names the refused upgrade for its audit (Http/RequestAudit, off the topic's stream, rulings.md 11).</summary>
+    private static IResult Rejected(HttpContext http, int status, string reason, ChannelEndpoint? endpoint, string endpointId)
     {
-        audit.Write(OffStreamAudit.RejectedRequest(http, status, "rejected-connect", reason, endpoint?.Topic, endpoint?.SubscriberName,
-            Hl7.Fhir.Model.AuditEvent.AuditEventAction.E, endpointId: endpointId));
+        var details = RequestAudit.Details(http);
+        details.Topic = endpoint?.Topic;
+        details.SubscriberName = endpoint?.SubscriberName;
+        details.EndpointId = endpointId;
         return status switch
         {
-            StatusCodes.Status404NotFound => OperationOutcomes.NotFound(reason),
-            StatusCodes.Status409Conflict => OperationOutcomes.Conflict(reason),
-            _ => OperationOutcomes.Invalid(reason),
+            StatusCodes.Status404NotFound => Answers.NotFound(reason),
+            StatusCodes.Status409Conflict => Answers.Conflict(reason),
+            _ => Answers.Invalid(reason),
         };
     }
 
     /// <summary>One <see cref="DeliveryReceipt"/> per notification written to this socket, queued to the audit writer.</summary>
-    private Action<AckOutcome> Receipts(ChannelEndpoint endpoint) => outcome => audit.Write(new DeliveryReceipt
+    private Action<AckOutcome> Receipts(ChannelEndpoint endpoint) => outcome => Receipt(new DeliveryReceipt
     {
         Id = Guid.CreateVersion7().ToString(),
         Topic = endpoint.Topic,
@@ -106,4 +110,11 @@ public sealed class WebSocketChannelEndpoint(
         TimedOut = outcome.TimedOut,
         ClosedBeforeAck = outcome.AckedAt is null && !outcome.TimedOut,
     });
+
+    /// <summary>The receipt, and its AuditEvent for the session's audit (rulings.md 34).</summary>
+    private void Receipt(DeliveryReceipt receipt)
+    {
+        audit.Write(receipt);
+        audit.Write(OffStreamAudit.ForDelivery(receipt));
+    }
 }
