@@ -21,6 +21,13 @@ public sealed class AuditProgress
     public string Id { get; set; } = "";
     public long Version { get; set; }
     public string Head { get; set; } = HashChain.Genesis;
+
+    /// <summary>
+    /// The first version audited after the chain was found broken (its predecessor's link missing), and why; verify
+    /// reports it. Null while the chain is whole.
+    /// </summary>
+    public long? BrokenAt { get; set; }
+    public string? BrokenReason { get; set; }
 }
 
 /// <summary>A committed topic-stream event as stored: its `mt_events` row, with <see cref="Json"/> as PostgreSQL returns it.</summary>
@@ -225,6 +232,12 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
         foreach (var (topic, recorded) in events)
         {
             var trail = progress[topic];
+            if (recorded[0].Version != trail.Version + 1)
+            {
+                // Rows are missing before this one: chained on, but said loudly; verify finds the gap.
+                logger.LogError("Audit trail of topic {Topic}: expected event version {Expected}, found {Found}: stored events are missing",
+                    topic, trail.Version + 1, recorded[0].Version);
+            }
             foreach (var e in recorded)
             {
                 if (e.Data is not null)
@@ -274,12 +287,26 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
 
     /// <summary>
     /// A topic seen for the first time: its trail starts at the beginning, or after the last chain link a hub of an
-    /// earlier release wrote in the events' own transactions.
+    /// earlier release wrote in the events' own transactions. When the topic was audited beyond its last link (its
+    /// progress and links were deleted), the predecessor is missing: that is an error, logged and kept for verify,
+    /// never a silent new chain from the genesis.
     /// </summary>
-    private static async Task<AuditProgress> StartAsync(IQuerySession session, string topic, CancellationToken ct)
+    private async Task<AuditProgress> StartAsync(IQuerySession session, string topic, CancellationToken ct)
     {
         var last = await session.Query<ChainLink>().Where(l => l.Topic == topic).OrderByDescending(l => l.StreamVersion).FirstOrDefaultAsync(ct);
-        return new AuditProgress { Id = topic, Version = last?.StreamVersion ?? 0, Head = last?.Hash ?? HashChain.Genesis };
+        var progress = new AuditProgress { Id = topic, Version = last?.StreamVersion ?? 0, Head = last?.Hash ?? HashChain.Genesis };
+        var audited = await session.Query<AuditRecord>().Where(r => r.Topic == topic && r.StreamVersion > progress.Version)
+            .OrderByDescending(r => r.StreamVersion).Select(r => r.StreamVersion).FirstOrDefaultAsync(ct);
+        if (audited > progress.Version)
+        {
+            progress.BrokenAt = audited + 1;
+            progress.BrokenReason = $"the chain link of version {audited} (the predecessor of version {audited + 1}) is missing; the topic's audit " +
+                                    $"progress was lost, its last link found is of version {progress.Version}";
+            logger.LogError("Audit trail of topic {Topic}: {Reason}. Its events after version {Version} are chained after the last link found; verify reports the break",
+                topic, progress.BrokenReason, audited);
+            progress.Version = audited;
+        }
+        return progress;
     }
 
     /// <summary>The events after each topic's trail, at most <see cref="MaxEventsPerTopic"/> per topic, in one query.</summary>
