@@ -305,6 +305,8 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
             logger.LogError("Audit trail of topic {Topic}: {Reason}. Its events after version {Version} are chained after the last link found; verify reports the break",
                 topic, progress.BrokenReason, audited);
             progress.Version = audited;
+            // Chained on from a head that records the break, so the links after it can never pass for a chain of their own.
+            progress.Head = HashChain.Link(progress.Head, $"missing predecessor of version {audited + 1}");
         }
         return progress;
     }
