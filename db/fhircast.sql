@@ -445,6 +445,7 @@ END;
 $function$;
 
 
+CREATE OR REPLACE PROCEDURE fhircast.notify_appended(payload text) LANGUAGE sql AS $$ SELECT pg_notify('fhircast_appended', payload) $$;
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_acceptednotification (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,
@@ -521,8 +522,8 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_channelendpoint (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,
     mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
     mt_dotnet_type      varchar                     NULL,
-    mt_version          bigint                      NOT NULL DEFAULT 0,
 CONSTRAINT pkey_mt_doc_channelendpoint_id PRIMARY KEY (id)
 );
 

@@ -56,8 +56,8 @@ public static class TopicDecisions
         return new object[] { new Unsubscribed(request.EndpointId, now) };
     }
 
-    /// <summary>The WebSocket of a requested subscription connected: confirm it (HUB-WS-02).</summary>
-    public static Decision<object[]> Confirm(TopicSession? state, string endpointId, DateTimeOffset now)
+    /// <summary>The WebSocket of a requested subscription connected to hub process <paramref name="node"/>: confirm it (HUB-WS-02).</summary>
+    public static Decision<object[]> Confirm(TopicSession? state, string endpointId, DateTimeOffset now, string? node = null)
     {
         if (state is null || !state.Subscriptions.TryGetValue(endpointId, out var subscription))
             return Rejection.NotFound("This subscription has ended; subscribe again.");
@@ -65,7 +65,7 @@ public static class TopicDecisions
             return Rejection.Conflict("This endpoint already has a confirmed WebSocket.");
         // A reconnect within the grace keeps the lease it had; a first connection starts it (HUB-WS-06).
         var leaseEnd = subscription.ReconnectBy is not null && subscription.LeaseExpiresAt is { } kept ? kept : now.AddSeconds(subscription.LeaseSeconds);
-        return new object[] { new SubscriptionConfirmed(endpointId, now, leaseEnd) };
+        return new object[] { new SubscriptionConfirmed(endpointId, now, leaseEnd, node) };
     }
 
     /// <summary>
@@ -89,6 +89,16 @@ public static class TopicDecisions
         if (grace <= TimeSpan.Zero || closeCode is 1000 or 1005) return null;
         if (state is null || !state.Subscriptions.TryGetValue(endpointId, out var s) || s.Status != SubscriptionStatus.Active) return [];
         return [new SubscriberDisconnected(endpointId, closeCode, reason, now, now + grace, resumeAfterVersion)];
+    }
+
+    /// <summary>
+    /// The hub process that held an active subscription's socket is gone (issue 14): the subscription ends like an
+    /// abnormal close, with a SyncError for the others, unless it has moved on (reconnected elsewhere, ended) since.
+    /// </summary>
+    public static object[] ProcessLost(TopicSession? state, string endpointId, string node, DateTimeOffset now, SyncErrorCause? syncError)
+    {
+        if (state is null || !state.Subscriptions.TryGetValue(endpointId, out var s) || s.Status != SubscriptionStatus.Active || s.Node != node) return [];
+        return Drop(state, endpointId, null, "its hub process stopped", now, syncError);
     }
 
     /// <summary>Normal closes end a subscription quietly; any other close is a connection problem (HUB-WS-10/11, rulings.md 3).</summary>

@@ -28,7 +28,8 @@ public sealed record Subscribed(string EndpointId, string SubscriberName, string
 public sealed record SubscriptionRenewed(string EndpointId, string SubscriberName, string[] Events, int LeaseSeconds, DateTimeOffset RenewedAt) : ISubscriptionEvent;
 
 /// <summary>The subscriber's WebSocket connected and was sent its confirmation; the lease counts from here (HUB-WS-02, HUB-WS-06).</summary>
-public sealed record SubscriptionConfirmed(string EndpointId, DateTimeOffset ConfirmedAt, DateTimeOffset LeaseExpiresAt) : ISubscriptionEvent;
+/// <param name="Node">The hub process holding the socket (issue 14); null in events recorded before it was kept.</param>
+public sealed record SubscriptionConfirmed(string EndpointId, DateTimeOffset ConfirmedAt, DateTimeOffset LeaseExpiresAt, string? Node = null) : ISubscriptionEvent;
 
 /// <summary>The subscriber asked to unsubscribe (HUB-UNS-03).</summary>
 public sealed record Unsubscribed(string EndpointId, DateTimeOffset At) : ISubscriptionEvent;

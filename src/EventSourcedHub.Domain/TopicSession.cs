@@ -12,6 +12,7 @@ public enum SubscriptionStatus
 }
 
 /// <summary>A live subscription of the topic. Ended subscriptions leave the session (their endpoint stays known, see ChannelEndpoint).</summary>
+/// <remarks><see cref="Node"/>: the hub process holding its socket while it is active.</remarks>
 public sealed record Subscription(
     string EndpointId,
     string SubscriberName,
@@ -21,7 +22,8 @@ public sealed record Subscription(
     DateTimeOffset RequestedAt,
     DateTimeOffset? LeaseExpiresAt,
     long? ResumeAfterVersion = null,
-    DateTimeOffset? ReconnectBy = null)
+    DateTimeOffset? ReconnectBy = null,
+    string? Node = null)
 {
     public bool Receives(string eventName) => Status == SubscriptionStatus.Active && Events.Any(e => EventName.Comparer.Equals(e, eventName));
 
@@ -130,12 +132,12 @@ public sealed record TopicSession
         },
         SubscriptionConfirmed e when state.Subscriptions.TryGetValue(e.EndpointId, out var s) => state with
         {
-            Subscriptions = state.Subscriptions.SetItem(e.EndpointId, s with { Status = SubscriptionStatus.Active, LeaseExpiresAt = e.LeaseExpiresAt, ReconnectBy = null }),
+            Subscriptions = state.Subscriptions.SetItem(e.EndpointId, s with { Status = SubscriptionStatus.Active, LeaseExpiresAt = e.LeaseExpiresAt, ReconnectBy = null, Node = e.Node }),
         },
         SubscriberDisconnected e when state.Subscriptions.TryGetValue(e.EndpointId, out var s) => state with
         {
             Subscriptions = state.Subscriptions.SetItem(e.EndpointId,
-                s with { Status = SubscriptionStatus.Requested, ReconnectBy = e.ReconnectBy, ResumeAfterVersion = e.ResumeAfterVersion }),
+                s with { Status = SubscriptionStatus.Requested, ReconnectBy = e.ReconnectBy, ResumeAfterVersion = e.ResumeAfterVersion, Node = null }),
         },
         Unsubscribed or LeaseExpired or SubscriberDropped or SubscriptionAbandoned => state with
         {

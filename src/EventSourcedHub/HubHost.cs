@@ -58,8 +58,12 @@ public static class HubHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddHubStore(connectionString, hub.RunAsyncProjections && !maintenance);
         builder.Services.AddSingleton<ChannelRegistry>();
+        builder.Services.AddSingleton<ISessionDocuments, ChannelEndpointDocuments>();
         builder.Services.AddSingleton<Distribution>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Distribution>());
+        builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Distribution>());
+        builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<TopicStream>());
+        builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         // A maintenance command (rebuild) writes the audit records itself.
@@ -85,7 +89,8 @@ public static class HubHost
         var app = builder.Build();
         if (!maintenance)
         {
-            var upgraded = await TopicDocuments.UpgradeAsync(app.Services.GetRequiredService<Marten.IDocumentStore>(), hub.SnapshotInterval, CancellationToken.None);
+            var upgraded = await TopicDocuments.UpgradeAsync(app.Services.GetRequiredService<Marten.IDocumentStore>(),
+                app.Services.GetServices<ISessionDocuments>(), hub.SnapshotInterval, CancellationToken.None);
             if (upgraded > 0)
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HubHost)).LogWarning(
                     "Upgraded the stored state of {Count} topics recorded by an earlier release (issue 11)", upgraded);

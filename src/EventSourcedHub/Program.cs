@@ -16,7 +16,8 @@ if (args is ["rebuild", ..])
     await using var maintenance = await HubHost.BuildAsync([.. args[1..], "--urls", "http://127.0.0.1:0"], maintenance: true);
     await maintenance.StartAsync();
     var snapshotInterval = maintenance.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HubOptions>>().Value.SnapshotInterval;
-    await ProjectionRebuild.RunAsync(maintenance.Services.GetRequiredService<Marten.IDocumentStore>(), snapshotInterval, Console.Out, CancellationToken.None);
+    await ProjectionRebuild.RunAsync(maintenance.Services.GetRequiredService<Marten.IDocumentStore>(), maintenance.Services.GetServices<ISessionDocuments>(),
+        snapshotInterval, Console.Out, CancellationToken.None);
     await maintenance.StopAsync();
     return;
 }

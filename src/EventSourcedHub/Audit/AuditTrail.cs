@@ -6,7 +6,6 @@ using EventSourcedHub.Channels;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Storage;
 using Marten;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace EventSourcedHub.Audit;
@@ -46,7 +45,8 @@ public sealed record RecordedEvent(string Topic, long Version, Guid Id, string T
 /// The chain link is computed from the stored row, exactly as verify recomputes it. Readers of the audit store call
 /// <see cref="CaughtUpAsync"/> first, so an audit query sees every event acknowledged before it.
 /// </remarks>
-public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOptions<HubOptions> options, ILogger<AuditTrail> logger) : BackgroundService, ICommitObserver
+public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubCluster cluster, ILogger<AuditTrail> logger)
+    : BackgroundService, ICommitObserver, IRemoteCommitObserver
 {
     private const int MaxOffStreamPerRound = 2000;
     private const int MaxTopicsPerRound = 256;
@@ -64,8 +64,20 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
 
     public void Committed(Appended appended) => Mark(appended.Topic, appended.LastVersion);
 
+    public void CommittedElsewhere(string topic, long lastVersion) => Mark(topic, lastVersion);
+
+    public void CatchUp()
+    {
+        _sweepNow = true;
+        _wake.Writer.TryWrite(true);
+    }
+
+    private volatile bool _sweepNow;
+
     private void Mark(string topic, long version)
     {
+        // Only the leader writes the trail; it finds what it was not told of by its sweep when it takes over.
+        if (!cluster.IsLeader) return;
         // The topic is marked before the signal is counted: a round that counted the signal also sees the topic.
         _behind.AddOrUpdate(topic, version, (_, known) => Math.Max(known, version));
         Interlocked.Increment(ref _signalled);
@@ -82,7 +94,15 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
     /// </summary>
     public async Task CaughtUpAsync(string? topic, TimeSpan timeout, CancellationToken ct)
     {
-        if (!options.Value.RunAsyncProjections) return;
+        try
+        {
+            await cluster.FirstAttempt.WaitAsync(timeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            return;
+        }
+        if (!cluster.IsLeader) return;
         if (topic is not null) Mark(topic, 0);
         var target = Interlocked.Read(ref _signalled);
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -105,15 +125,33 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, IOption
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        if (!options.Value.RunAsyncProjections) return;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var term = await cluster.LeadershipAsync(stopping);
+                using var leading = CancellationTokenSource.CreateLinkedTokenSource(stopping, term);
+                await WriteWhileLeadingAsync(leading.Token);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>One leadership term: a sweep first (whatever happened meanwhile), then every commit as it comes.</summary>
+    private async Task WriteWhileLeadingAsync(CancellationToken stopping)
+    {
         var nextSweep = 0L;
         var failures = 0;
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                if (Stopwatch.GetTimestamp() >= nextSweep)
+                if (Stopwatch.GetTimestamp() >= nextSweep || _sweepNow)
                 {
+                    _sweepNow = false;
                     await SweepAsync(stopping);
                     nextSweep = Stopwatch.GetTimestamp() + (long)(SweepInterval.TotalSeconds * Stopwatch.Frequency);
                 }

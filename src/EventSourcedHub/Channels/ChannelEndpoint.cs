@@ -1,6 +1,5 @@
 using EventSourcedHub.Domain;
-using JasperFx.Events;
-using Marten.Events.Projections;
+using EventSourcedHub.Storage;
 
 namespace EventSourcedHub.Channels;
 
@@ -28,58 +27,52 @@ public sealed class ChannelEndpoint
     /// <summary>Set while a dropped socket may still reconnect (`Hub:ReconnectGraceSeconds`).</summary>
     public DateTimeOffset? ReconnectBy { get; set; }
     public string? EndReason { get; set; }
+
+    /// <summary>While active: the hub process holding the socket (<see cref="Storage.HubCluster.NodeId"/>).</summary>
+    public string? Node { get; set; }
 }
 
-/// <summary>Keeps <see cref="ChannelEndpoint"/> documents in step with the subscription events of every topic stream.</summary>
-public sealed partial class ChannelEndpointProjection : MultiStreamProjection<ChannelEndpoint, string>
+/// <summary>
+/// Keeps <see cref="ChannelEndpoint"/> documents in step with the subscription events of every topic stream. The writer
+/// writes them with the events, from the session state it decided on (issue 11: nothing is loaded in the commit).
+/// </summary>
+public sealed class ChannelEndpointDocuments : ISessionDocuments
 {
-    public ChannelEndpointProjection()
+    public IReadOnlyList<Type> DocumentTypes { get; } = [typeof(ChannelEndpoint)];
+
+    public IEnumerable<object> Changed(TopicSession? before, TopicSession after, IReadOnlyList<object> events)
     {
-        Identity<ISubscriptionEvent>(e => e.EndpointId);
+        foreach (var e in events)
+        {
+            if (e is not ISubscriptionEvent step) continue;
+            // A live subscription as it is after the append; one that ended as it was before it.
+            var ended = EndReasonOf(e);
+            var subscription = ended is null ? after.Subscriptions.GetValueOrDefault(step.EndpointId) : before?.Subscriptions.GetValueOrDefault(step.EndpointId);
+            if (subscription is null) continue;
+            yield return new ChannelEndpoint
+            {
+                Id = subscription.EndpointId,
+                Topic = after.Id,
+                SubscriberName = subscription.SubscriberName,
+                Events = subscription.Events,
+                Status = ended is not null ? EndpointStatus.Ended : subscription.Status == SubscriptionStatus.Active ? EndpointStatus.Active : EndpointStatus.Requested,
+                RequestedAt = subscription.RequestedAt,
+                LeaseExpiresAt = subscription.LeaseExpiresAt,
+                ReconnectBy = ended is null ? subscription.ReconnectBy : null,
+                EndReason = ended,
+                Node = ended is null ? subscription.Node : null,
+            };
+        }
     }
 
-    public ChannelEndpoint Create(IEvent<Subscribed> e) => new()
+    private static string? EndReasonOf(object e) => e switch
     {
-        Id = e.Data.EndpointId,
-        Topic = e.StreamKey!,
-        SubscriberName = e.Data.SubscriberName,
-        Events = e.Data.Events,
-        Status = EndpointStatus.Requested,
-        RequestedAt = e.Data.RequestedAt,
+        Unsubscribed => EndReasons.Unsubscribed,
+        LeaseExpired => EndReasons.LeaseExpired,
+        SubscriptionAbandoned => EndReasons.Abandoned,
+        SubscriberDropped d => d.Reason == EndReasons.Unresponsive ? EndReasons.Unresponsive : EndReasons.ConnectionLost,
+        _ => null,
     };
-
-    public void Apply(SubscriptionRenewed e, ChannelEndpoint endpoint)
-    {
-        endpoint.SubscriberName = e.SubscriberName;
-        endpoint.Events = e.Events;
-        if (endpoint.Status == EndpointStatus.Active) endpoint.LeaseExpiresAt = e.RenewedAt.AddSeconds(e.LeaseSeconds);
-    }
-
-    public void Apply(SubscriptionConfirmed e, ChannelEndpoint endpoint)
-    {
-        endpoint.Status = EndpointStatus.Active;
-        endpoint.LeaseExpiresAt = e.LeaseExpiresAt;
-        endpoint.ReconnectBy = null;
-    }
-
-    public void Apply(SubscriberDisconnected e, ChannelEndpoint endpoint)
-    {
-        endpoint.Status = EndpointStatus.Requested;
-        endpoint.ReconnectBy = e.ReconnectBy;
-    }
-
-    public void Apply(Unsubscribed e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.Unsubscribed);
-    public void Apply(LeaseExpired e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.LeaseExpired);
-    public void Apply(SubscriptionAbandoned e, ChannelEndpoint endpoint) => End(endpoint, EndReasons.Abandoned);
-    public void Apply(SubscriberDropped e, ChannelEndpoint endpoint) =>
-        End(endpoint, e.Reason == EndReasons.Unresponsive ? EndReasons.Unresponsive : EndReasons.ConnectionLost);
-
-    private static void End(ChannelEndpoint endpoint, string reason)
-    {
-        endpoint.ReconnectBy = null;
-        endpoint.Status = EndpointStatus.Ended;
-        endpoint.EndReason = reason;
-    }
 }
 
 /// <summary>The `hub.reason` texts of denials.</summary>

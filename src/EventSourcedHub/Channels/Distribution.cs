@@ -12,7 +12,7 @@ namespace EventSourcedHub.Channels;
 /// order, so every subscriber sees one and the same order (HUB-EVT-09, HUB-DIST-03).
 /// </summary>
 public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, Microsoft.Extensions.Options.IOptions<HubOptions> options,
-    ILogger<Distribution> logger) : ICommitObserver, IAsyncDisposable
+    ILogger<Distribution> logger) : ICommitObserver, IRemoteCommitObserver, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, TopicDispatcher> _dispatchers = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -54,6 +54,21 @@ public sealed class Distribution(IDocumentStore store, ChannelRegistry channels,
     /// <summary>Topics with a dispatcher in this process.</summary>
     internal int Held => _dispatchers.Count;
 
+    /// <summary>
+    /// Another hub process appended to a topic (issue 14). Only a topic this process dispatches can have sockets here
+    /// (a socket's confirmation is appended by the process holding it, which starts the dispatcher); it reads the new
+    /// events from the stream, in order, like any gap.
+    /// </summary>
+    public void CommittedElsewhere(string topic, long lastVersion)
+    {
+        if (_dispatchers.TryGetValue(topic, out var dispatcher)) dispatcher.SignalUpTo(lastVersion);
+    }
+
+    public void CatchUp()
+    {
+        foreach (var dispatcher in _dispatchers.Values) dispatcher.SignalUpTo(long.MaxValue);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_eviction is not null) await _eviction.DisposeAsync();
@@ -74,6 +89,9 @@ internal sealed class TopicDispatcher
     private readonly ChannelRegistry _channels;
     private readonly ILogger _logger;
     private readonly Channel<Appended> _signals = Channel.CreateUnbounded<Appended>(new UnboundedChannelOptions { SingleReader = true });
+
+    // A signal without events: "the stream holds events up to this version" (appended by another process).
+    private static readonly IReadOnlyList<object> NoEvents = [];
     private readonly SortedDictionary<long, object> _pending = new();
     private TopicSession? _state;
     private long? _resumeAfter;
@@ -131,6 +149,12 @@ internal sealed class TopicDispatcher
         }
     }
 
+    /// <summary>
+    /// The stream has events up to <paramref name="version"/> (<see cref="long.MaxValue"/>: up to its end). A retired
+    /// dispatcher ignores it: it had no socket to send to.
+    /// </summary>
+    public void SignalUpTo(long version) => Signal(new Appended(_topic, version == long.MaxValue ? long.MaxValue : version + 1, NoEvents));
+
     private async Task RunAsync(CancellationToken stopping)
     {
         try
@@ -163,9 +187,12 @@ internal sealed class TopicDispatcher
 
     private async Task DispatchAsync(Appended appended, CancellationToken ct)
     {
+        var remote = appended.Events.Count == 0;
         if (_state is null)
         {
-            _state = await StateBeforeAsync(Math.Min(appended.FirstVersion, (_resumeAfter ?? long.MaxValue - 1) + 1), ct);
+            // A remote signal says nothing about where this process stood: start from the last version it had seen.
+            var from = remote ? (_resumeAfter ?? appended.FirstVersion - 1) + 1 : Math.Min(appended.FirstVersion, (_resumeAfter ?? long.MaxValue - 1) + 1);
+            _state = await StateBeforeAsync(Math.Min(from, long.MaxValue - 1), ct);
             _resumeAfter = null;
         }
         for (var i = 0; i < appended.Events.Count; i++)
@@ -173,14 +200,15 @@ internal sealed class TopicDispatcher
             var version = appended.FirstVersion + i;
             if (version > _state.Version) _pending[version] = appended.Events[i];
         }
-        if (_pending.Count == 0) return;
+        var last = remote ? appended.FirstVersion == long.MaxValue ? long.MaxValue : appended.FirstVersion - 1 : _pending.Count == 0 ? 0 : _pending.Keys.Max();
+        if (_pending.Count > 0) last = Math.Max(last, _pending.Keys.Max());
+        if (last <= _state.Version) return;
 
-        var last = _pending.Keys.Max();
-        if (_pending.Count < last - _state.Version)
+        if (last == long.MaxValue || _pending.Count < last - _state.Version)
         {
             await using var query = _store.QuerySession();
-            var missing = await query.Events.FetchStreamAsync(_topic, version: last, fromVersion: _state.Version + 1, token: ct);
-            foreach (var e in missing) _pending[e.Version] = e.Data;
+            var missing = await query.Events.FetchStreamAsync(_topic, version: last == long.MaxValue ? 0 : last, fromVersion: _state.Version + 1, token: ct);
+            foreach (var e in missing) _pending.TryAdd(e.Version, e.Data);
         }
         while (_pending.Remove(_state.Version + 1, out var next)) await ProcessAsync(next, ct);
     }

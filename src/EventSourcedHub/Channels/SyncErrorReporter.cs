@@ -42,6 +42,12 @@ public sealed class SyncErrorReporter(TopicStream topics, IOptions<HubOptions> o
     public Task LostBeforeAsync(string topic, string endpointId) =>
         AppendAsync(topic, Actor.Hub, state => TopicDecisions.Drop(state, endpointId, null, EndReasons.ConnectionLost, clock.GetUtcNow()));
 
+    /// <summary>The hub process that held the subscriber's socket died (issue 14): it ends now, with a SyncError.</summary>
+    public Task ProcessLostAsync(string topic, string endpointId, string node) =>
+        AppendAsync(topic, Actor.Hub, state => TopicDecisions.ProcessLost(state, endpointId, node, clock.GetUtcNow(),
+            Cause(state, endpointId, Guid.NewGuid().ToString(), SyncErrors.NoEvent,
+                name => $"Subscriber '{name}' lost its websocket: the hub process holding it stopped")));
+
     /// <summary>A dropped subscriber did not come back within the grace: it ends now, with the SyncError IRA asks for.</summary>
     public Task GraceEndedAsync(string topic, string endpointId) =>
         AppendAsync(topic, Actor.Hub, state => state?.Subscriptions.TryGetValue(endpointId, out var s) == true && s.ReconnectBy is not null

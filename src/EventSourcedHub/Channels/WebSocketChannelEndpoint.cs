@@ -20,7 +20,8 @@ public sealed class WebSocketChannelEndpoint(
     IOptions<HubOptions> options,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
-    AuditWriter audit)
+    AuditWriter audit,
+    HubCluster cluster)
 {
     public async Task<IResult> HandleAsync(HttpContext http, string endpointId)
     {
@@ -32,6 +33,9 @@ public sealed class WebSocketChannelEndpoint(
         if (!http.WebSockets.IsWebSocketRequest)
             return Rejected(http, StatusCodes.Status400BadRequest, "Connect to this endpoint with a WebSocket.", endpoint, endpointId);
         if (endpoint.Status != EndpointStatus.Ended && channels.Contains(endpointId))
+            return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
+        // Live on another hub process of the cluster (issue 14): the same 409 as on one process.
+        if (endpoint.Status == EndpointStatus.Active && endpoint.Node is { } node && node != cluster.NodeId && await cluster.IsAliveAsync(node, http.RequestAborted))
             return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
@@ -56,7 +60,7 @@ public sealed class WebSocketChannelEndpoint(
         try
         {
             var confirmed = await topics.AppendAsync(endpoint.Topic,
-                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow())), http.RequestAborted,
+                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow(), cluster.NodeId)), http.RequestAborted,
                 Actor.Of(http, endpoint.SubscriberName).Headers());
             if (confirmed.IsRejected)
             {

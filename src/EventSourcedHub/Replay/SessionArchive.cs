@@ -18,7 +18,8 @@ namespace EventSourcedHub.Replay;
 /// one hub and imported into another under the same topic (the stored notifications name it). Types are the stable stored
 /// names (HubStore.EventTypes).
 /// </summary>
-public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options, IEnumerable<ICommitObserver> observers)
+public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> options, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices,
+    HubCluster cluster)
 {
     public const string MediaType = "application/x-ndjson";
 
@@ -101,9 +102,9 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             return Answers.Conflict("The log names WebSocket endpoints this hub already issued; it was imported here before.");
 
         session.Events.StartStream<TopicSession>(topic, events.ToArray());
-        var (state, due) = TopicSnapshots.Advance(topic, null, 0, events, options.Value.SnapshotInterval);
-        session.StoreObjects(TopicDocuments.All(state));
-        session.Store(due);
+        session.StoreObjects(TopicDocuments.FromLog(topic, events, slices));
+        session.Store(TopicSnapshots.Advance(topic, null, 0, events, options.Value.SnapshotInterval).Due);
+        AppendListener.Queue(session, cluster.NodeId, topic, events.Count);
         try
         {
             await session.SaveChangesAsync(http.RequestAborted);

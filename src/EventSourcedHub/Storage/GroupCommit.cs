@@ -43,9 +43,12 @@ public sealed class GroupCommit : IAsyncDisposable
     private readonly Channel<PendingAppend> _queue = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
 
-    public GroupCommit(IDocumentStore store, IOptions<HubOptions> options)
+    private readonly HubCluster _cluster;
+
+    public GroupCommit(IDocumentStore store, HubCluster cluster, IOptions<HubOptions> options)
     {
         _store = store;
+        _cluster = cluster;
         _maxBatch = options.Value.MaxCommitBatch;
         _loop = Task.Run(RunAsync);
     }
@@ -112,6 +115,7 @@ public sealed class GroupCommit : IAsyncDisposable
                 foreach (var e in action.Events) e.SetHeader(key, value);
             }
             TopicDocuments.Write(session, append.State);
+            AppendListener.Queue(session, _cluster.NodeId, append.Topic, append.ExpectedVersion + append.Events.Length);
             if (append.Snapshots.Length > 0) session.Store(append.Snapshots);
         }
         await session.SaveChangesAsync();

@@ -16,11 +16,17 @@ public static class HubStore
     /// <param name="runAsyncProjections">Run the async daemon here (Solo mode: exactly one node may, rulings.md 14).</param>
     public static IServiceCollection AddHubStore(this IServiceCollection services, string connectionString, bool runAsyncProjections)
     {
-        var marten = services.AddMarten(opts => Configure(opts, connectionString))
+        services.AddMarten(opts => Configure(opts, connectionString))
             .ApplyAllDatabaseChangesOnStartup()
             .UseLightweightSessions();
-        // Solo, not HotCold: the distributed lock behind HotCold fails with the shim package (docs/architecture.md).
-        if (runAsyncProjections) marten.AddAsyncDaemon(JasperFx.Events.Daemon.DaemonMode.Solo);
+        services.AddSingleton(new HubDatabase(Tuned(connectionString)));
+        services.AddSingleton(new ClusterRole(runAsyncProjections));
+        services.AddSingleton<HubCluster>();
+        services.AddHostedService(sp => sp.GetRequiredService<HubCluster>());
+        services.AddHostedService<AppendListener>();
+        // Not Marten's HotCold mode (its distributed lock fails with the shim package): the daemon runs, in Solo mode,
+        // on the process that leads the cluster (docs/architecture.md).
+        if (runAsyncProjections) services.AddHostedService<ProjectionDaemon>();
         return services;
     }
 
@@ -38,7 +44,6 @@ public static class HubStore
         // Live only: time travel and the dispatcher fold events with it; the write path stores the session's documents
         // itself (TopicDocuments), so no projection loads them inside a commit (issue 11).
         opts.Projections.Add<TopicSessionProjection>(ProjectionLifecycle.Live);
-        opts.Projections.Add<ChannelEndpointProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<AcceptedNotificationProjection>(ProjectionLifecycle.Inline);
         opts.Projections.Add<Replay.SessionSummaryProjection>(ProjectionLifecycle.Async);
         opts.Schema.For<ChannelEndpoint>().Index(x => x.Status);
@@ -47,6 +52,12 @@ public static class HubStore
         opts.Schema.For<StoredAnchor>().Duplicate(x => x.Topic);
         opts.Schema.For<Replay.SessionSummary>().Index(x => x.Start).Index(x => x.End);
         Audit.AuditStore.Configure(opts);
+        // NOTIFY from inside a commit: a CALL returns no result set, so it can be queued in Marten's batch.
+#pragma warning disable CS0618 // the identifier-usage overload is not documented in this Weasel version; this one works
+        opts.Storage.ExtendedSchemaObjects.Add(new Weasel.Postgresql.Procedures.StoredProcedure(
+            new Weasel.Postgresql.PostgresqlObjectName(Schema, "notify_appended"),
+            $"CREATE OR REPLACE PROCEDURE {AppendListener.Procedure}(payload text) LANGUAGE sql AS $$ SELECT pg_notify('{AppendListener.ChannelName}', payload) $$;"));
+#pragma warning restore CS0618
     }
 
     /// <summary>

@@ -12,30 +12,30 @@ namespace EventSourcedHub.Storage;
 /// </summary>
 public static class ProjectionRebuild
 {
-    private static readonly (string Name, Func<IDocumentStore, JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Projections =
+    private static (string Name, Func<IDocumentStore, JasperFx.Events.Daemon.IProjectionDaemon, CancellationToken, Task> Rebuild)[] Steps(IReadOnlyList<ISessionDocuments> slices) =>
     [
-        ("TopicHead and StoredAnchor", (s, _, ct) => TopicDocuments.RebuildAsync(s, ct)),
-        ("ChannelEndpoint", (_, d, ct) => d.RebuildProjectionAsync<ChannelEndpointProjection>(TimeSpan.FromMinutes(10), ct)),
+        ("TopicHead, StoredAnchor and " + string.Join(", ", slices.SelectMany(s => s.DocumentTypes).Select(t => t.Name)), (s, _, ct) => TopicDocuments.RebuildAsync(s, slices, ct)),
         ("AcceptedNotification", (_, d, ct) => d.RebuildProjectionAsync<AcceptedNotificationProjection>(TimeSpan.FromMinutes(10), ct)),
         ("SessionSummary", (_, d, ct) => d.RebuildProjectionAsync<Replay.SessionSummaryProjection>(TimeSpan.FromMinutes(10), ct)),
         // Never the hash chain: recomputing it from the stored rows would bless any edit made to them.
         ("AuditRecord and Provenance", (s, _, ct) => Audit.AuditTrail.RebuildRecordsAsync(s, ct)),
     ];
 
-    public static async Task RunAsync(IDocumentStore store, int snapshotInterval, TextWriter progress, CancellationToken ct)
+    public static async Task RunAsync(IDocumentStore store, IEnumerable<ISessionDocuments> slices, int snapshotInterval, TextWriter progress, CancellationToken ct)
     {
+        var steps = Steps(slices.ToList());
         using var daemon = await store.BuildProjectionDaemonAsync();
         var total = Stopwatch.StartNew();
-        for (var i = 0; i < Projections.Length; i++)
+        for (var i = 0; i < steps.Length; i++)
         {
-            var (name, rebuild) = Projections[i];
+            var (name, rebuild) = steps[i];
             var watch = Stopwatch.StartNew();
             await rebuild(store, daemon, ct);
-            progress.WriteLine($"{Bar(i + 1, Projections.Length)} {i + 1}/{Projections.Length} {name} rebuilt in {watch.Elapsed.TotalSeconds:0.00} s");
+            progress.WriteLine($"{Bar(i + 1, steps.Length)} {i + 1}/{steps.Length} {name} rebuilt in {watch.Elapsed.TotalSeconds:0.00} s");
         }
         var snapshots = await TopicSnapshots.RebuildAsync(store, snapshotInterval, ct);
         progress.WriteLine($"{snapshots} snapshots of sessions recomputed.");
-        progress.WriteLine($"All {Projections.Length} projections rebuilt from the log in {total.Elapsed.TotalSeconds:0.00} s.");
+        progress.WriteLine($"All {steps.Length} projections rebuilt from the log in {total.Elapsed.TotalSeconds:0.00} s.");
     }
 
     private static string Bar(int done, int of) => "[" + new string('#', done * 20 / of).PadRight(20, '-') + "]";

@@ -34,6 +34,19 @@ public sealed class StoredAnchor
     public static StoredAnchor Of(string topic, OpenAnchor anchor) => new() { Id = KeyFor(topic, anchor.Key), Topic = topic, Anchor = anchor };
 }
 
+/// <summary>
+/// A slice's own documents derived from the session state, written by the writer in the commit of the events that
+/// change them (e.g. the WebSocket endpoints, Channels/ChannelEndpoint.cs). Registered at start-up.
+/// </summary>
+public interface ISessionDocuments
+{
+    /// <summary>The document types this slice derives, for rebuilds.</summary>
+    IReadOnlyList<Type> DocumentTypes { get; }
+
+    /// <summary>The documents <paramref name="events"/> changed, from the state before (null: a new stream) and after them.</summary>
+    IEnumerable<object> Changed(TopicSession? before, TopicSession after, IReadOnlyList<object> events);
+}
+
 /// <summary>What one append writes of the session's state, besides its events.</summary>
 public sealed record StateChanges(object[] Store, string[] DeletedAnchors)
 {
@@ -49,7 +62,7 @@ public sealed record StateChanges(object[] Store, string[] DeletedAnchors)
 public static class TopicDocuments
 {
     /// <summary>The documents that <paramref name="events"/> changed between <paramref name="before"/> (null: a new stream) and <paramref name="after"/>.</summary>
-    public static StateChanges Changes(TopicSession? before, TopicSession after, IEnumerable<object> events)
+    public static StateChanges Changes(TopicSession? before, TopicSession after, IReadOnlyList<object> events, IEnumerable<ISessionDocuments> slices)
     {
         var store = new List<object>();
         var deleted = new List<string>();
@@ -66,12 +79,36 @@ public static class TopicDocuments
             if (after.OpenAnchors.TryGetValue(key, out var anchor)) store.Add(StoredAnchor.Of(after.Id, anchor));
             else deleted.Add(StoredAnchor.KeyFor(after.Id, key));
         }
+        foreach (var slice in slices) store.AddRange(slice.Changed(before, after, events));
         return new StateChanges(store.ToArray(), deleted.ToArray());
     }
 
-    /// <summary>Every document of <paramref name="state"/> (import, rebuild).</summary>
+    /// <summary>Every document of <paramref name="state"/>: its head and open anchors.</summary>
     public static object[] All(TopicSession state) =>
         [TopicHead.Of(state), .. state.OpenAnchors.Values.Select(a => StoredAnchor.Of(state.Id, a))];
+
+    /// <summary>
+    /// The documents a whole stream leaves behind, as the writer would have written them event by event (import,
+    /// rebuild, upgrade): the session's head and open anchors, and every slice's documents, the last of each id.
+    /// </summary>
+    public static object[] FromLog(string topic, IEnumerable<object> events, IEnumerable<ISessionDocuments> slices)
+    {
+        var list = slices.ToList();
+        var state = TopicSession.Start(topic);
+        var documents = new Dictionary<(Type, string), object>();
+        var first = true;
+        foreach (var e in events)
+        {
+            var after = TopicSession.Evolve(state, e);
+            foreach (var document in list.SelectMany(s => s.Changed(first ? null : state, after, [e]))) documents[(document.GetType(), IdOf(document))] = document;
+            state = after;
+            first = false;
+        }
+        foreach (var document in All(state)) documents[(document.GetType(), IdOf(document))] = document;
+        return documents.Values.ToArray();
+    }
+
+    private static string IdOf(object document) => (string)document.GetType().GetProperty("Id")!.GetValue(document)!;
 
     public static void Write(IDocumentOperations session, StateChanges changes)
     {
@@ -138,7 +175,7 @@ public static class TopicDocuments
     /// reads: at start, topics without a <see cref="TopicHead"/> get their documents from their stream, and the
     /// snapshots (written in the earlier shape of the state) are recomputed. Returns how many topics were upgraded.
     /// </summary>
-    public static async Task<int> UpgradeAsync(IDocumentStore store, int snapshotInterval, CancellationToken ct)
+    public static async Task<int> UpgradeAsync(IDocumentStore store, IEnumerable<ISessionDocuments> slices, int snapshotInterval, CancellationToken ct)
     {
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         var missing = new List<string>();
@@ -152,28 +189,28 @@ public static class TopicDocuments
             while (await reader.ReadAsync(ct)) missing.Add(reader.GetString(0));
         }
         if (missing.Count == 0) return 0;
-        foreach (var topic in missing) await WriteFromStreamAsync(store, topic, ct);
+        foreach (var topic in missing) await WriteFromStreamAsync(store, topic, slices, ct);
         await TopicSnapshots.RebuildAsync(store, snapshotInterval, ct);
         return missing.Count;
     }
 
-    private static async Task WriteFromStreamAsync(IDocumentStore store, string topic, CancellationToken ct)
+    private static async Task WriteFromStreamAsync(IDocumentStore store, string topic, IEnumerable<ISessionDocuments> slices, CancellationToken ct)
     {
         await using var query = store.QuerySession();
         var events = await query.Events.FetchStreamAsync(topic, token: ct);
         if (events.Count == 0) return;
         await using var session = store.LightweightSession();
-        session.StoreObjects(All(TopicSession.Fold(topic, events.Select(e => e.Data))));
+        session.StoreObjects(FromLog(topic, events.Select(e => e.Data), slices));
         await session.SaveChangesAsync(ct);
     }
 
     /// <summary>Rebuilds every topic's documents from its stream (the `rebuild` command).</summary>
-    public static async Task<int> RebuildAsync(IDocumentStore store, CancellationToken ct)
+    public static async Task<int> RebuildAsync(IDocumentStore store, IReadOnlyList<ISessionDocuments> slices, CancellationToken ct)
     {
         var topics = await HubStore.TopicsAsync(store, ct);
-        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(TopicHead), ct);
-        await store.Advanced.Clean.DeleteDocumentsByTypeAsync(typeof(StoredAnchor), ct);
-        foreach (var topic in topics) await WriteFromStreamAsync(store, topic, ct);
+        foreach (var type in slices.SelectMany(s => s.DocumentTypes).Prepend(typeof(StoredAnchor)).Prepend(typeof(TopicHead)))
+            await store.Advanced.Clean.DeleteDocumentsByTypeAsync(type, ct);
+        foreach (var topic in topics) await WriteFromStreamAsync(store, topic, slices, ct);
         return topics.Count;
     }
 }

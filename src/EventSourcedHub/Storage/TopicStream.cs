@@ -32,10 +32,11 @@ public interface ICommitObserver
 /// topics; the commits are gathered by <see cref="GroupCommit"/>. Nothing is loaded or folded inside the commit: the
 /// writer builds the session documents its events change (<see cref="TopicDocuments"/>) from the state it decided on.
 /// </remarks>
-public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, Microsoft.Extensions.Options.IOptions<HubOptions> options)
-    : IDisposable
+public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices,
+    Microsoft.Extensions.Options.IOptions<HubOptions> options) : IRemoteCommitObserver, IDisposable
 {
     private const int MaxAttempts = 8;
+    private readonly ISessionDocuments[] _slices = slices.ToArray();
     private readonly ICommitObserver[] _observers = observers.ToArray();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _turns = new();
 
@@ -48,6 +49,14 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
     // state is read from the store again on the next append.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _lastUsed = new();
     private Timer? _eviction;
+
+    /// <summary>Another process appended to the topic: the next decision reads the store instead of losing a race.</summary>
+    public void CommittedElsewhere(string topic, long lastVersion)
+    {
+        if (_committed.TryGetValue(topic, out var state) && state.Version < lastVersion) _committed.TryRemove(topic, out _);
+    }
+
+    public void CatchUp() => _committed.Clear();
 
     public delegate Task<Decision<object[]>> Decide(TopicSession? state, IQuerySession session, CancellationToken ct);
 
@@ -142,7 +151,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
             var version = state?.Version ?? 0;
             if (events.Length == 0) return new Appended(topic, version + 1, events);
             (after, var due) = TopicSnapshots.Advance(topic, state, version, events, options.Value.SnapshotInterval);
-            pending = new PendingAppend(topic, version, events, TopicDocuments.Changes(state, after, events), due, headers);
+            pending = new PendingAppend(topic, version, events, TopicDocuments.Changes(state, after, events, _slices), due, headers);
         }
         try
         {

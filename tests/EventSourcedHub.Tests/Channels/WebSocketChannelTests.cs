@@ -207,7 +207,7 @@ public sealed class WebSocketChannelTests(HubFixture fixture) : IClassFixture<Hu
                 Assert.Equal("connection lost; subscribe again", (string?)denial["hub.reason"]);
                 return socket;
             }
-            catch (WebSocketException) when (attempt < 50)
+            catch (WebSocketException) when (attempt < 100)
             {
                 await Task.Delay(100);
             }

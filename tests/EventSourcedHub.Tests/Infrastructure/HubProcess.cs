@@ -17,12 +17,23 @@ public sealed class HubProcess : IAsyncDisposable
 
     public HubClient Client { get; }
 
-    public static async Task<HubProcess> StartAsync(string dataDirectory)
+    public static Task<HubProcess> StartAsync(string dataDirectory) => StartAsync(["--Hub:DataDirectory", dataDirectory], connectionString: null);
+
+    /// <summary>A hub process on a database of its own choosing, with extra `--Hub:…` settings, on <paramref name="port"/> (0: a free one).</summary>
+    public static Task<HubProcess> StartOnAsync(string connectionString, IDictionary<string, string>? settings = null, int port = 0) =>
+        StartAsync((settings ?? new Dictionary<string, string>()).SelectMany(s => new[] { $"--{s.Key}", s.Value }).ToArray(), connectionString, port);
+
+    public Uri BaseAddress => Client.Http.BaseAddress!;
+    public int Port => BaseAddress.Port;
+    public int ProcessId => _process.Id;
+
+    private static async Task<HubProcess> StartAsync(string[] options, string? connectionString, int port = 0)
     {
-        var port = FreePort();
+        if (port == 0) port = FreePort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { HubAssembly(), "--urls", $"http://127.0.0.1:{port}", "--Hub:DataDirectory", dataDirectory }) start.ArgumentList.Add(arg);
+        foreach (var arg in new[] { HubAssembly(), "--urls", $"http://127.0.0.1:{port}" }.Concat(options)) start.ArgumentList.Add(arg);
         start.Environment.Remove("ConnectionStrings__Hub");
+        if (connectionString is not null) start.Environment["ConnectionStrings__Hub"] = connectionString;
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[hub process] {e.Data}"); };

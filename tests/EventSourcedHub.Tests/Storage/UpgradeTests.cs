@@ -58,7 +58,7 @@ public sealed class UpgradeTests
 
         await using var hub = await TestHub.StartAsync(connectionString: database);
         var store = hub.Services.GetRequiredService<IDocumentStore>();
-        await ProjectionRebuild.RunAsync(store, 200, new StringWriter(), CancellationToken.None);
+        await ProjectionRebuild.RunAsync(store, hub.Services.GetServices<ISessionDocuments>(), 200, new StringWriter(), CancellationToken.None);
         await using var query = store.QuerySession();
         var provenance = await query.Query<ProvenanceRecord>().Where(p => p.Topic == topic).OrderBy(p => p.StreamVersion).ThenBy(p => p.Index).ToListAsync();
         Assert.Equal(["Observation/o1 CREATE", "Observation/o1 UPDATE", "Observation/o9 DELETE"], provenance.Select(p => $"{p.Target} {p.Activity}"));
