@@ -23,7 +23,6 @@ public sealed class PlainTextErrors
 public sealed class ErrorAnswer(int status, OperationOutcome.IssueType code, string message) : IResult, IStatusCodeHttpResult
 {
     public int? StatusCode => status;
-    public string Message => message;
 
     public Task ExecuteAsync(HttpContext http)
     {
@@ -51,8 +50,6 @@ public static class Answers
         [RejectionKind.Throttled] = (StatusCodes.Status429TooManyRequests, OperationOutcome.IssueType.Throttled),
         [RejectionKind.Unavailable] = (StatusCodes.Status503ServiceUnavailable, OperationOutcome.IssueType.Transient),
     };
-
-    public static int StatusOf(RejectionKind kind) => Table[kind].Status;
 
     public static ErrorAnswer For(Rejection rejection)
     {

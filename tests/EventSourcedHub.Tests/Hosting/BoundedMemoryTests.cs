@@ -84,3 +84,26 @@ public sealed class BoundedMemoryTests() : OwnHubTests(new Dictionary<string, st
         Assert.NotNull(completed.Finished);
     }
 }
+
+/// <summary>The audit queue is bounded: while it is full, requests get 503 instead of the queue growing (issue 12).</summary>
+public sealed class AuditQueueBackpressureTests() : OwnHubTests(new Dictionary<string, string?>
+{
+    // One waiting document fills it; the writer waits a minute before storing, so it stays full during the test.
+    ["Hub:Limits:AuditQueueCapacity"] = "1", ["Hub:AuditBatchMilliseconds"] = "60000",
+})
+{
+    [Fact]
+    public async Task a_full_audit_queue_answers_503_with_retry_after_until_it_drains()
+    {
+        using (var unknown = await Hub.GetContextRawAsync(NewTopic()))
+            await HubClient.AssertOperationOutcome(unknown, HttpStatusCode.NotFound, "not-found");
+
+        using var refused = await Hub.GetContextRawAsync(NewTopic());
+        var outcome = await HubClient.AssertOperationOutcome(refused, HttpStatusCode.ServiceUnavailable, "transient");
+        Assert.Equal("The hub is busy storing its audit records; retry after the time in Retry-After.", (string?)outcome["issue"]![0]!["diagnostics"]);
+        Assert.Equal(TimeSpan.FromSeconds(2), refused.Headers.RetryAfter?.Delta);
+        using var form = await Hub.SubscribeRawAsync(NewTopic(), "Patient-open");
+        Assert.Equal("The hub is busy storing its audit records; retry after the time in Retry-After.",
+            await HubClient.AssertPlainTextError(form, HttpStatusCode.ServiceUnavailable));
+    }
+}

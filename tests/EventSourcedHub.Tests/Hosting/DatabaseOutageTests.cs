@@ -88,6 +88,8 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
             Assert.Equal("application/fhir+json", response.Content.Headers.ContentType?.MediaType);
             var issue = JsonNode.Parse(body)!["issue"]![0]!;
             Assert.Equal("transient", (string?)issue["code"]);
+            Assert.Equal("The hub's database cannot be reached right now; retry after the time in Retry-After (an event sent again with the same id is accepted once).",
+                (string?)issue["diagnostics"]);
             response.Dispose();
         }
         Assert.All(statuses, s => Assert.True(s is HttpStatusCode.Accepted or HttpStatusCode.ServiceUnavailable, $"status {(int)s}"));
