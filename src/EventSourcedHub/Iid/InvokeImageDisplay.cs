@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
 using EventSourcedHub.Security;
@@ -12,24 +11,25 @@ namespace EventSourcedHub.Iid;
 /// <summary>
 /// `GET /IHEInvokeImageDisplay` (IHE IID RAD-106, rulings.md 37): an EHR's image display URL becomes the FHIRcast opens
 /// every viewer subscribed to the topic follows, through the same write path as an event request. Answers a small HTML
-/// page for the EHR's iframe; a bad request is 400 with a plain-text message. 401 and 403 are OperationOutcomes, as on
-/// every event request (rulings.md 10).
+/// page for the EHR's iframe; a bad request is 400 with a plain-text message. The token was checked by the access
+/// filter; 401 and 403 are OperationOutcomes, as on every event request (rulings.md 10).
 /// </summary>
-public sealed class InvokeImageDisplay(TopicStream topics, Access access, IOptions<HubOptions> options, AuditWriter audit, TimeProvider clock)
+public sealed class InvokeImageDisplay(TopicStream topics, Access access, IOptions<HubOptions> options, TimeProvider clock)
 {
     public const string Path = "/IHEInvokeImageDisplay";
 
     public async Task<IResult> HandleAsync(HttpContext http)
     {
-        if (access.Authenticate(http, plainText: false) is { } unauthenticated) return unauthenticated;
         var query = http.Request.Query.ToDictionary(p => p.Key, p => p.Value.Select(v => v ?? "").ToArray(), StringComparer.OrdinalIgnoreCase);
         var parsed = ImageDisplayRequest.Parse(query);
-        if (parsed.IsRejected) return Rejected(http, null, null, parsed.Rejection!);
+        if (parsed.IsRejected) return Rejected(http, parsed.Rejection!);
         var request = parsed.Value!;
         var topic = request.TopicFor(access.Caller(http).BoundTopic, options.Value.Iid.DefaultTopic);
-        if (topic.IsRejected) return Rejected(http, null, null, topic.Rejection!);
+        if (topic.IsRejected) return Rejected(http, topic.Rejection!);
 
         var eventName = request.RequestType == ImageDisplayRequestType.Study ? "ImagingStudy-open" : "Patient-open";
+        RequestAudit.Details(http).Topic = topic.Value;
+        RequestAudit.Details(http).EventName = eventName;
         if (access.Publish(http, topic.Value!, eventName) is { } denied) return denied;
 
         var timestamp = clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
@@ -41,17 +41,16 @@ public sealed class InvokeImageDisplay(TopicStream topics, Access access, IOptio
             if (decision.IsRejected) return Task.FromResult<Decision<object[]>>(decision.Rejection!);
             opens = decision.Value!.Opens;
             return Task.FromResult<Decision<object[]>>(decision.Value.Events);
-        }, http.RequestAborted);
-        if (appended.IsRejected) return Rejected(http, topic.Value, eventName, appended.Rejection!);
+        }, http.RequestAborted, Actor.Of(http).Headers());
+        if (appended.IsRejected) return Rejected(http, appended.Rejection!);
         return Results.Content(Page(topic.Value!, request, opens), "text/html; charset=utf-8", Encoding.UTF8);
     }
 
-    /// <summary>Every refusal is 400 in plain text (rulings.md 37), audited off the topic's stream like any rejected request (rulings.md 11).</summary>
-    private IResult Rejected(HttpContext http, string? topic, string? eventName, Rejection rejection)
+    /// <summary>Every refusal is 400 in plain text (rulings.md 37); RequestAudit records it with this message (rulings.md 11).</summary>
+    private static IResult Rejected(HttpContext http, Rejection rejection)
     {
-        audit.Write(OffStreamAudit.RejectedRequest(http, StatusCodes.Status400BadRequest, "rejected-iid", rejection.Message, topic, null,
-            Hl7.Fhir.Model.AuditEvent.AuditEventAction.E, eventName));
-        return PlainText.Error(StatusCodes.Status400BadRequest, rejection.Message);
+        RequestAudit.Details(http).Reason = rejection.Message;
+        return Results.Text(rejection.Message, "text/plain", Encoding.UTF8, StatusCodes.Status400BadRequest);
     }
 
     /// <summary>What was opened, for a person looking at the EHR's iframe. Every value from the request is HTML-escaped.</summary>

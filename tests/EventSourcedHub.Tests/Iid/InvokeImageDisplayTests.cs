@@ -220,6 +220,13 @@ public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var open = await viewer.ReceiveAndAckAsync();
         Assert.Equal("ImagingStudy-open", (string?)open["event"]!["hub.event"]);
+
+        // The audit names the caller: the token's client (rulings.md 33).
+        Use(_issuer.Token("user/AuditEvent.read", client: "auditor"));
+        using var timeline = await _hub.Http.GetAsync($"/api/sessions/{topic}/timeline");
+        var opened = JsonNode.Parse(await timeline.Content.ReadAsStringAsync())!["events"]!.AsArray()
+            .Single(e => (string?)e!["id"] == (string?)open["id"])!;
+        Assert.Equal(("ImagingStudy-open", "ehr"), ((string?)opened["event"], (string?)opened["agent"]));
     }
 
     [Fact]

@@ -100,10 +100,17 @@ public sealed class AiEvidenceFlowTests : IAsyncLifetime
         Assert.Equal([$"Observation/{findingId}/_history/1", $"Observation/{findingId}/_history/2"], provenance.Select(p => (string?)p["target"]![0]!["reference"]));
         Assert.Equal(["CREATE", "UPDATE"], provenance.Select(p => (string?)p["activity"]!["coding"]![0]!["code"]));
         Assert.Equal([(string?)history[0]["id"], (string?)history[2]["id"]], provenance.Select(p => (string?)p["entity"]![0]!["what"]!["identifier"]!["value"]));
+        // Which app produced each version: the client of the token each app used (rulings.md 33).
+        Assert.Equal(["ai-evidence-creator", "radiologist-app"], provenance.Select(p => (string?)p["agent"]![0]!["who"]!["display"]));
 
-        // Which app is which in the audit: each subscribed under its own `subscriber.name`.
-        var timeline = (await GetJsonAsync(auditor, $"/api/sessions/{topic}/timeline"))["events"]!.AsArray();
-        var subscribers = timeline.Where(e => (string?)e!["type"] == "subscribed").Select(e => (string?)e!["agent"]).ToArray();
-        Assert.Equal([AiEvidenceCreatorApp.DefaultName, RadiologistReviewApp.DefaultName, "Reporting app"], subscribers.Order(StringComparer.Ordinal));
+        // The AuditEvents say the same of the updates and the select, and name each app's subscription.
+        var timeline = (await GetJsonAsync(auditor, $"/api/sessions/{topic}/timeline"))["events"]!.AsArray().Select(e => e!.AsObject()).ToArray();
+        var notifications = timeline.Where(e => (string?)e["event"] is "DiagnosticReport-open" or "DiagnosticReport-update" or "DiagnosticReport-select")
+            .Select(e => ((string?)e["event"], (string?)e["id"], (string?)e["agent"]));
+        Assert.Equal([("DiagnosticReport-update", (string?)history[0]["id"], "ai-evidence-creator"), ("DiagnosticReport-select", (string?)history[1]["id"], "radiologist-app"),
+            ("DiagnosticReport-update", (string?)history[2]["id"], "radiologist-app")], notifications.Where(n => n.Item1 != "DiagnosticReport-open"));
+        Assert.Equal("reporting-app", notifications.Single(n => n.Item1 == "DiagnosticReport-open").Item3);
+        var subscriptions = timeline.Where(e => (string?)e["type"] == "subscribed").Select(e => (string?)e["agent"]).Order(StringComparer.Ordinal);
+        Assert.Equal(["ai-evidence-creator", "radiologist-app", "reporting-app"], subscriptions);
     }
 }
