@@ -6,6 +6,7 @@ using EventSourcedHub.Discovery;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
+using EventSourcedHub.Observability;
 using EventSourcedHub.Replay;
 using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
@@ -63,6 +64,7 @@ public static class HubHost
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
+        builder.Services.AddSingleton<ICommitObserver, Observability.EventMetrics>();
         // A maintenance command (rebuild) writes the audit records itself.
         if (!maintenance) builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<GroupCommit>();
@@ -79,6 +81,7 @@ public static class HubHost
         builder.Services.AddHostedService<SubscriptionExpiry>();
         builder.Services.AddHostedService<AckWatch>();
         builder.Services.AddHostedService<Heartbeat>();
+        builder.Services.AddHubObservability(builder.Configuration);
         builder.Services.AddExceptionHandler<ErrorResponses>();
         builder.Services.AddProblemDetails();
 
@@ -114,6 +117,7 @@ public static class HubHost
             KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
         });
         MapEndpoints(app);
+        app.MapHubObservability();
         return app;
     }
 

@@ -22,6 +22,9 @@ public sealed class AuditWriter(IDocumentStore store, IOptions<HubOptions> optio
     private readonly Channel<object> _queue = Channel.CreateUnbounded<object>(new UnboundedChannelOptions());
     private Task _loop = Task.CompletedTask;
 
+    /// <summary>Documents queued and not stored yet.</summary>
+    public long Waiting => _queue.Reader.Count;
+
     /// <summary>Queues a document; never waits. After shutdown has drained the queue, documents are logged and dropped.</summary>
     public void Write(object document)
     {

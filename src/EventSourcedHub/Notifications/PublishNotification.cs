@@ -69,6 +69,7 @@ public sealed class PublishNotification(TopicStream topics, Access access, IOpti
     /// <summary>Audits a rejection answered outside <see cref="HandleAsync"/> (415 wrong media type) and returns its answer.</summary>
     public IResult Audited(HttpContext http, string? pathTopic, int status, string reason, IResult result)
     {
+        Observability.HubMetrics.EventRejected(null, status);
         audit.Write(OffStreamAudit.RejectedRequest(http, status, "rejected-event", reason, string.IsNullOrEmpty(pathTopic) ? null : pathTopic, null,
             Hl7.Fhir.Model.AuditEvent.AuditEventAction.E));
         return result;
@@ -81,6 +82,7 @@ public sealed class PublishNotification(TopicStream topics, Access access, IOpti
         var status = (result as IStatusCodeHttpResult)?.StatusCode ?? StatusCodes.Status400BadRequest;
         var (bodyTopic, eventName) = Peek(body);
         topic ??= bodyTopic;
+        Observability.HubMetrics.EventRejected(eventName, status);
         audit.Write(OffStreamAudit.RejectedRequest(http, status, eventName is null ? "rejected-event" : $"rejected-{eventName}", rejection.Message,
             string.IsNullOrEmpty(topic) ? null : topic, null, Hl7.Fhir.Model.AuditEvent.AuditEventAction.E, eventName));
         return result;

@@ -28,7 +28,9 @@ public sealed class TestHub : IAsyncDisposable
     public HubClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null)
+    /// <param name="configure">Services a test adds to the host (e.g. an in-memory trace exporter).</param>
+    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         connectionString ??= await TestPostgres.CreateDatabaseAsync("hub");
         var config = new Dictionary<string, string?>
@@ -48,6 +50,7 @@ public sealed class TestHub : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new FailureLoggerProvider());
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
