@@ -41,6 +41,8 @@ public static class HubHost
         builder.Services.AddHubAuthentication(hub.Auth);
         builder.Services.AddSingleton<Access>();
         builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
+        // Before the embedded PostgreSQL starts: a Hub:Telemetry setting that cannot work stops the start first.
+        builder.Services.AddHubObservability(builder.Configuration);
 
         var connectionString = builder.Configuration.GetConnectionString("Hub");
         EmbeddedPostgres? postgres = null;
@@ -81,7 +83,6 @@ public static class HubHost
         builder.Services.AddHostedService<SubscriptionExpiry>();
         builder.Services.AddHostedService<AckWatch>();
         builder.Services.AddHostedService<Heartbeat>();
-        builder.Services.AddHubObservability(builder.Configuration);
         builder.Services.AddExceptionHandler<ErrorResponses>();
         builder.Services.AddProblemDetails();
 

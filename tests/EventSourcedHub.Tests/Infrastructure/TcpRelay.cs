@@ -5,7 +5,8 @@ namespace EventSourcedHub.Tests.Infrastructure;
 
 /// <summary>
 /// A loopback TCP relay in front of the test PostgreSQL: a hub connected through it loses its database when the relay
-/// is stopped (existing connections cut, new ones refused) and gets it back when it is started again on the same port.
+/// is stopped (existing connections cut, new ones refused) or silenced (existing connections cut, new ones accepted and
+/// never answered, as behind a dead route), and gets it back when it is started again on the same port.
 /// </summary>
 public sealed class TcpRelay : IAsyncDisposable
 {
@@ -14,6 +15,7 @@ public sealed class TcpRelay : IAsyncDisposable
     private TcpListener? _listener;
     private CancellationTokenSource _running = new();
     private Task _accepting = Task.CompletedTask;
+    private volatile bool _silent;
 
     public TcpRelay(string host, int port)
     {
@@ -42,16 +44,20 @@ public sealed class TcpRelay : IAsyncDisposable
         await _running.CancelAsync();
         _listener?.Stop();
         _listener = null;
-        lock (_connections)
-        {
-            foreach (var connection in _connections) connection.Dispose();
-            _connections.Clear();
-        }
+        CutConnections();
         await _accepting;
+    }
+
+    public void Silence()
+    {
+        _silent = true;
+        CutConnections();
     }
 
     public void Start()
     {
+        _silent = false;
+        if (_listener is not null) return;
         _running = new CancellationTokenSource();
         _listener = new TcpListener(IPAddress.Loopback, Port);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -66,6 +72,11 @@ public sealed class TcpRelay : IAsyncDisposable
             while (!ct.IsCancellationRequested)
             {
                 var client = await listener.AcceptTcpClientAsync(ct);
+                if (_silent)
+                {
+                    lock (_connections) _connections.Add(client);
+                    continue;
+                }
                 var server = new TcpClient();
                 await server.ConnectAsync(_target, ct);
                 lock (_connections)
@@ -80,6 +91,15 @@ public sealed class TcpRelay : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
             // Stopped.
+        }
+    }
+
+    private void CutConnections()
+    {
+        lock (_connections)
+        {
+            foreach (var connection in _connections) connection.Dispose();
+            _connections.Clear();
         }
     }
 
