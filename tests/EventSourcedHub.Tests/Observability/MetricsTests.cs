@@ -97,6 +97,24 @@ public sealed class MetricsTests() : OwnHubTests(new Dictionary<string, string?>
         Assert.DoesNotContain("patient-secret-4711", metrics.Text);
     }
 
+    [Fact]
+    public async Task a_commit_of_another_process_is_delivered_counted_and_its_notify_catch_up_measured()
+    {
+        await using var other = await TestHub.StartAsync(connectionString: Server.ConnectionString);
+        var topic = FhircastEvents.NewTopic();
+        await using var subscriber = await other.Client.SubscribeAndConnectAsync(topic, "Patient-open");
+        var before = await PrometheusText.ScrapeAsync(Hub.Http);
+
+        await Hub.PublishAsync(FhircastEvents.PatientOpen(topic, "pat-1"));
+        await subscriber.ReceiveAndAckAsync();
+
+        var after = await ScrapeUntilAsync(m => m.Value(Deliveries) > before.Value(Deliveries));
+        Assert.Equal(1, Delta(before, after, "eventsourcedhub_notify_catch_up_milliseconds_count"));
+        Assert.Equal(1, Delta(before, after, Deliveries));
+        // Committed elsewhere: this process does not know when, so the delivery is not timed.
+        Assert.Equal(0, Delta(before, after, LatencyCount));
+    }
+
     private static double Delta(PrometheusText before, PrometheusText after, string name, params (string, string)[] labels) =>
         after.Value(name, labels) - before.Value(name, labels);
 
