@@ -57,7 +57,7 @@ public static partial class HubMetrics
         {
             "Patient-open", "Patient-close", "ImagingStudy-open", "ImagingStudy-close", "Encounter-open", "Encounter-close",
             "DiagnosticReport-open", "DiagnosticReport-close", "DiagnosticReport-update", "DiagnosticReport-select",
-            "Home-open", "SyncError", "Heartbeat", "UserLogout", "UserHibernate",
+            "Home-open", "SyncError", "heartbeat", "userLogout", "userHibernate",
         }.Select(name => KeyValuePair.Create(name, name)),
         StringComparer.OrdinalIgnoreCase);
 
