@@ -86,12 +86,21 @@ public static class FhircastEvents
 }
 
 /// <summary>One hub (and one fresh database) shared by the tests of a class; each test uses its own topics.</summary>
-public sealed class HubFixture : IAsyncLifetime
+public class HubFixture : IAsyncLifetime
 {
+    private readonly IDictionary<string, string?>? _settings;
+
+    public HubFixture()
+    {
+    }
+
+    /// <summary>For fixtures of hubs with settings of their own (xUnit needs one public constructor per fixture).</summary>
+    protected HubFixture(IDictionary<string, string?> settings) => _settings = settings;
+
     public TestHub Hub { get; private set; } = null!;
     public HubClient Client => Hub.Client;
 
-    public async Task InitializeAsync() => Hub = await TestHub.StartAsync();
+    public async Task InitializeAsync() => Hub = await TestHub.StartAsync(_settings);
 
     public async Task DisposeAsync() => await Hub.DisposeAsync();
 }

@@ -6,7 +6,8 @@ namespace EventSourcedHub.Tests.Infrastructure;
 
 /// <summary>
 /// nginx (the Debian package; .ci/run installs it) as the reverse proxy in front of several hub processes, on a loopback
-/// port of its own, with its own configuration and folder: round robin over the hubs for HTTP and WebSocket alike.
+/// port of its own, with its own folder: round robin over the hubs for HTTP and WebSocket alike, proxied with the same
+/// deploy/nginx/hub-proxy.conf that docker-compose.yml uses.
 /// </summary>
 public sealed class NginxProxy : IAsyncDisposable
 {
@@ -50,17 +51,7 @@ public sealed class NginxProxy : IAsyncDisposable
               server {
                 listen 127.0.0.1:{{port}};
                 location / {
-                  proxy_pass http://hubs;
-                  proxy_http_version 1.1;
-                  proxy_set_header Upgrade $http_upgrade;
-                  proxy_set_header Connection $connection_upgrade;
-                  proxy_set_header Host $http_host;
-                  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-                  proxy_set_header X-Forwarded-Proto $scheme;
-                  proxy_buffering off;
-                  proxy_request_buffering off;
-                  proxy_read_timeout 1h;
-                  proxy_send_timeout 1h;
+                  include {{Path.Combine(Repository.Root(), "deploy", "nginx", "hub-proxy.conf")}};
                 }
               }
             }

@@ -11,14 +11,7 @@ using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 namespace EventSourcedHub.Tests.Replay;
 
 /// <summary>A hub that snapshots every 3 versions, so that time travel mixes snapshots and folded events.</summary>
-public sealed class SnapshottingHubFixture : IAsyncLifetime
-{
-    public TestHub Hub { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Hub = await TestHub.StartAsync(new Dictionary<string, string?> { ["Hub:SnapshotInterval"] = "3" });
-
-    public async Task DisposeAsync() => await Hub.DisposeAsync();
-}
+public sealed class SnapshottingHubFixture() : HubFixture(new Dictionary<string, string?> { ["Hub:SnapshotInterval"] = "3" });
 
 /// <summary>The context of a session as it was at any stream version or moment.</summary>
 public sealed class ContextAsOfTests(SnapshottingHubFixture fixture) : IClassFixture<SnapshottingHubFixture>

@@ -13,14 +13,7 @@ using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 namespace EventSourcedHub.Tests.Storage;
 
 /// <summary>A hub that keeps at most 3 open anchors per session, so that generated sessions also evict.</summary>
-public sealed class ThreeAnchorHubFixture : IAsyncLifetime
-{
-    public TestHub Hub { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Hub = await TestHub.StartAsync(new Dictionary<string, string?> { ["Hub:Limits:MaxOpenAnchors"] = "3" });
-
-    public async Task DisposeAsync() => await Hub.DisposeAsync();
-}
+public sealed class ThreeAnchorHubFixture() : HubFixture(new Dictionary<string, string?> { ["Hub:Limits:MaxOpenAnchors"] = "3" });
 
 /// <summary>
 /// The session state the write path stores itself (issue 11): a head plus one document per open anchor, written from
