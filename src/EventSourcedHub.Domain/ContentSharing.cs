@@ -13,10 +13,18 @@ public static class ContentSharing
     /// </summary>
     public static Decision<object[]> Update(TopicSession state, NotificationRequest request, Func<string> newVersionId, ContentPolicy policy)
     {
-        var found = OpenAnchorOf(state, request);
+        var leniency = new List<string>();
+        var found = policy.LenientUpdates && !request.Entries(AnchorKeyOf(request)).Any()
+            ? CurrentAnchorOfType(state, request, leniency)
+            : OpenAnchorOf(state, request);
         if (found.IsRejected) return found.Rejection!;
         var anchor = found.Value!;
 
+        if (policy.LenientUpdates && string.IsNullOrEmpty(request.VersionId))
+        {
+            leniency.Add($"without `context.versionId`, applied to its current version {anchor.VersionId}");
+            request = request with { VersionId = anchor.VersionId };
+        }
         if (string.IsNullOrEmpty(request.VersionId))
             return Rejection.Invalid("`context.versionId` is required in an update: the version the sender last saw (HUB-CS-03).");
         if (request.VersionId != anchor.VersionId)
@@ -40,8 +48,26 @@ public static class ContentSharing
         var notification = NotificationText.Stamp(request.Json, versionId, anchor.VersionId);
         return new object[]
         {
-            new ContentUpdated(request.Id, request.EventName.Value, anchor.AnchorType, anchor.AnchorId, versionId, anchor.VersionId, decided, notification),
+            new ContentUpdated(request.Id, request.EventName.Value, anchor.AnchorType, anchor.AnchorId, versionId, anchor.VersionId, decided, notification,
+                leniency.Count == 0 ? null : $"accepted leniently (Hub:Compatibility:LenientUpdates): {string.Join("; ", leniency)}"),
         };
+    }
+
+    private static string AnchorKeyOf(NotificationRequest request) => EventName.AnchorKeyFor(EventName.NormalizeType(request.EventName.AnchorType!));
+
+    /// <summary>
+    /// An update that names no anchor: the current anchor when it is of the update's type, else the most recently
+    /// opened open anchor of that type (only this lenient path looks beyond the current one).
+    /// </summary>
+    private static Decision<OpenAnchor> CurrentAnchorOfType(TopicSession state, NotificationRequest request, List<string> leniency)
+    {
+        var type = EventName.NormalizeType(request.EventName.AnchorType!);
+        bool OfType(OpenAnchor a) => string.Equals(a.AnchorType, type, StringComparison.OrdinalIgnoreCase);
+        var anchor = state.Current is { } current && OfType(current) ? current : state.OpenAnchors.Values.Where(OfType).MaxBy(a => a.OpenOrder);
+        if (anchor is null)
+            return Rejection.Conflict($"`{request.EventName}` names no `{AnchorKeyOf(request)}` and no {type} context is open on this topic (HUB-CTX-05).");
+        leniency.Add($"without a `{AnchorKeyOf(request)}` entry, applied to the current {anchor.Identity}");
+        return anchor;
     }
 
     /// <summary>

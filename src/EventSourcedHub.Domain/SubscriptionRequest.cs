@@ -10,7 +10,8 @@ public abstract record SubscriptionRequest(string Topic)
 
     /// <summary>
     /// Validates the form fields of `POST {hub}` in the order received. Each rule is a HUB-SUB / HUB-UNS requirement;
-    /// a rejection here changes nothing.
+    /// a rejection here changes nothing. Fields the hub does not read are ignored, among them WebSub's `hub.callback`
+    /// and `hub.secret`, which clients written for FHIRcast 2 still send with `hub.channel.type=websocket`.
     /// </summary>
     public static Decision<SubscriptionRequest> Parse(IReadOnlyList<KeyValuePair<string, string>> fields)
     {
@@ -59,12 +60,16 @@ public abstract record SubscriptionRequest(string Topic)
                 return Rejection.Invalid("`subscriber.name` must not be empty when present.");
         }
 
+        // `hub.lease` is the older spelling some clients (OHIF's FHIRcast extension) still send.
         int? lease = null;
-        if (form.TryGetValue("hub.lease_seconds", out var leaseText))
+        foreach (var leaseField in new[] { "hub.lease_seconds", "hub.lease" })
         {
+            if (!form.TryGetValue(leaseField, out var leaseText)) continue;
             var parsed = ParseLease(leaseText);
             if (parsed is null)
-                return Rejection.Invalid("`hub.lease_seconds` must be a positive whole number of seconds.");
+                return Rejection.Invalid($"`{leaseField}` must be a positive whole number of seconds.");
+            if (lease is not null && lease != parsed)
+                return Rejection.Invalid("`hub.lease_seconds` and `hub.lease` ask for different leases; send one of them.");
             lease = parsed;
         }
 

@@ -11,7 +11,10 @@ public sealed record SubscriptionPolicy(int DefaultLeaseSeconds, int MaxLeaseSec
 /// <summary>How the hub treats content sharing (rulings.md 15, AMB-02).</summary>
 /// <param name="MaxOpenAnchors">Open anchors a session keeps; an open beyond it closes the least recently opened
 /// suspended anchor (rulings.md 28).</param>
-public sealed record ContentPolicy(bool BumpVersionOnSelect, int MaxBundleEntries, bool DeriveOpenEvents = true, int MaxOpenAnchors = 100)
+/// <param name="LenientUpdates">An update without its anchor key or `context.versionId` applies to the current anchor of
+/// its type and its current version, for clients that send neither (rulings.md 36).</param>
+public sealed record ContentPolicy(bool BumpVersionOnSelect, int MaxBundleEntries, bool DeriveOpenEvents = true, int MaxOpenAnchors = 100,
+    bool LenientUpdates = false)
 {
     public static readonly ContentPolicy Default = new(false, 1000);
 }
@@ -148,14 +151,17 @@ public static class TopicDecisions
     /// <summary>
     /// A replay re-publishes a recorded notification into this topic: an update names the target anchor's current
     /// version (the source's versionIds mean nothing here); everything else is decided as for any request (rulings.md 18).
+    /// An update the source accepted leniently (no anchor key) is replayed leniently too, whatever the target hub's setting.
     /// </summary>
     public static Decision<Published> Replay(TopicSession state, NotificationRequest request, Func<string> newId, ContentPolicy policy)
     {
         if (request.EventName.IsUpdate)
         {
             var anchorEntry = FindAnchorEntry(request, requireResource: false);
-            if (!anchorEntry.IsRejected && state.FindAnchor(anchorEntry.Value.Type, anchorEntry.Value.Id) is { } anchor)
-                request = request with { VersionId = anchor.VersionId };
+            var anchor = anchorEntry.IsRejected ? null : state.FindAnchor(anchorEntry.Value.Type, anchorEntry.Value.Id);
+            // Without a version the lenient decision takes the current one of the anchor it finds.
+            request = request with { VersionId = anchor?.VersionId };
+            policy = policy with { LenientUpdates = true };
         }
         return Publish(state, request, newId, policy);
     }

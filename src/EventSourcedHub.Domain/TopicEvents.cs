@@ -86,6 +86,8 @@ public sealed record ContentChange(string Method, string ResourceType, string Re
 }
 
 /// <summary>A `*-update` applied its bundle to an open anchor's content atomically and moved its version (HUB-CS-04/05).</summary>
+/// <param name="Leniency">Null for an update that named its anchor and version; else what the hub filled in under
+/// `Hub:Compatibility:LenientUpdates` (rulings.md 36), kept for the audit.</param>
 public sealed record ContentUpdated(
     string EventId,
     string EventName,
@@ -94,7 +96,8 @@ public sealed record ContentUpdated(
     string VersionId,
     string PriorVersionId,
     ContentChange[] Changes,
-    string Notification) : INotificationEvent;
+    string Notification,
+    string? Leniency = null) : INotificationEvent;
 
 /// <summary>A `*-select` replaced the anchor's selection (HUB-SEL-04). <see cref="Partial"/>: some references were unknown (206).</summary>
 public sealed record ContentSelected(

@@ -1,11 +1,11 @@
 using EventSourcedHub.Channels;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.AspNetCore.HttpOverrides;
 using EventSourcedHub.Context;
 using EventSourcedHub.Discovery;
 using EventSourcedHub.Fhir;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
+using EventSourcedHub.OpenApi;
 using EventSourcedHub.Observability;
 using EventSourcedHub.Replay;
 using EventSourcedHub.Security;
@@ -30,8 +30,9 @@ public static class HubHost
         if (new[] { "urls", "http_ports", "https_ports" }.All(key => string.IsNullOrEmpty(builder.Configuration[key])))
             builder.WebHost.UseUrls(DefaultUrl);
 
-        var hub = HubOptionsValidator.ValidOrThrow(builder.Configuration.GetSection(HubOptions.Section).Get<HubOptions>() ?? new HubOptions());
+        var hub = HubOptionsValidator.ValidOrThrow(HubOptions.Bind(builder.Configuration.GetSection(HubOptions.Section)));
         builder.Services.Configure<HubOptions>(builder.Configuration.GetSection(HubOptions.Section));
+        builder.Services.PostConfigure<HubOptions>(o => o.WithListsGivenAsText(builder.Configuration.GetSection(HubOptions.Section)));
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = hub.Limits.MaxRequestBodyBytes);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = hub.Limits.MaxRequestBodyBytes);
 
@@ -41,6 +42,8 @@ public static class HubHost
         builder.Services.AddHubAuthentication(hub.Auth);
         builder.Services.AddSingleton<Access>();
         builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
+        builder.Services.AddHubCors(hub.Cors);
+        builder.Services.AddHubOpenApi(hub);
         // Before the embedded PostgreSQL starts: a Hub:Telemetry setting that cannot work stops the start first.
         builder.Services.AddHubObservability(builder.Configuration);
 
@@ -98,8 +101,9 @@ public static class HubHost
         // Stopped only after the server has drained its requests and every hosted service has stopped.
         if (postgres is not null && !(maintenance && postgres.Adopted))
             app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
-        // Behind a TLS-terminating proxy on this machine, X-Forwarded-Proto makes the issued endpoints wss:// (HUB-GEN-01).
-        app.UseForwardedHeaders(new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost });
+        // Behind a TLS-terminating proxy, X-Forwarded-Proto or Hub:PublicBaseUrl makes the issued endpoints wss:// (HUB-GEN-01).
+        app.UseHubPublicUrl(hub);
+        app.UseHubCors();
         app.UseExceptionHandler();
         app.UseStatusCodePages(BareStatusAsOperationOutcome);
         if (hub.Auth.IsJwt)
@@ -118,6 +122,7 @@ public static class HubHost
             KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
         });
         MapEndpoints(app);
+        app.MapHubOpenApi(hub);
         app.MapHubObservability();
         return app;
     }

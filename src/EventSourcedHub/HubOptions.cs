@@ -23,8 +23,23 @@ public sealed class HubOptions
     /// <summary>How often leases and unconnected subscriptions are checked for expiry.</summary>
     public int ExpiryCheckMilliseconds { get; set; } = 1000;
 
-    /// <summary>Time a subscriber has to acknowledge a notification before the hub raises a SyncError and ends it (HUB-DIST-06/07).</summary>
+    /// <summary>
+    /// Time a subscriber has to acknowledge a notification before the hub raises a SyncError and ends it (HUB-DIST-06/07).
+    /// 0 turns ack tracking off hub-wide, for deployments whose apps never ack (rulings.md 36).
+    /// </summary>
     public int AckTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Subscriber names (`subscriber.name`, else the token's client) whose acks are not awaited, while the others stay
+    /// tracked. An entry ending in `*` is a prefix: OHIF's extension names itself `OHIF-<topic>-<random>`.
+    /// </summary>
+    public string[] AcklessSubscribers { get; set; } = [];
+
+    /// <summary>Whether acks are awaited from a subscriber of this name.</summary>
+    public bool AwaitsAcks(string subscriberName) =>
+        AckTimeoutSeconds > 0 && !AcklessSubscribers.Any(entry => entry.EndsWith('*')
+            ? subscriberName.StartsWith(entry[..^1], StringComparison.Ordinal)
+            : subscriberName == entry);
 
     /// <summary>Severity of hub-generated SyncErrors: `warning` (FHIRcast profile) or `information` (IRA RAD-155), AMB-01.</summary>
     public string SyncErrorSeverity { get; set; } = "warning";
@@ -59,13 +74,75 @@ public sealed class HubOptions
     /// <summary>How long the audit writer gathers receipts, rejected and read audits before one commit (durability window).</summary>
     public int AuditBatchMilliseconds { get; set; } = 200;
 
+    /// <summary>
+    /// The absolute URL clients reach the hub at (e.g. `https://hub.example.org`), used for every URL the hub returns
+    /// instead of the request's scheme and host; unset, those come from the request and the trusted forwarded headers.
+    /// </summary>
+    public string? PublicBaseUrl { get; set; }
+
     public HubLimits Limits { get; set; } = new();
+
+    public HubCorsOptions Cors { get; set; } = new();
+
+    public HubForwardedHeadersOptions ForwardedHeaders { get; set; } = new();
+
+    public HubCompatibilityOptions Compatibility { get; set; } = new();
 
     public Security.HubAuthOptions Auth { get; set; } = new();
 
     public Domain.SubscriptionPolicy SubscriptionPolicy() => new(DefaultLeaseSeconds, MaxLeaseSeconds, UnconnectedSubscriptionSeconds, Limits.MaxSubscriptionsPerTopic);
 
-    public Domain.ContentPolicy ContentPolicy() => new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents, Limits.MaxOpenAnchors);
+    public Domain.ContentPolicy ContentPolicy() =>
+        new(BumpVersionOnSelect, Limits.MaxBundleEntries, DeriveOpenEvents, Limits.MaxOpenAnchors, Compatibility.LenientUpdates);
+
+    /// <summary>Binds the `Hub` section, reading each list setting given as one comma-separated value too.</summary>
+    public static HubOptions Bind(IConfigurationSection section) => (section.Get<HubOptions>() ?? new HubOptions()).WithListsGivenAsText(section);
+
+    /// <summary>
+    /// The configuration binder ignores a single value for an array (`--Hub:AcklessSubscribers "OHIF,Viewer"`,
+    /// `Hub__Cors__AllowedOrigins=https://a,https://b`); a silently ignored origin list would open or close the hub by surprise.
+    /// </summary>
+    public HubOptions WithListsGivenAsText(IConfigurationSection section)
+    {
+        string[] Read(string key, string[] bound) =>
+            section[key] is { } text ? text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : bound;
+        AcklessSubscribers = Read("AcklessSubscribers", AcklessSubscribers);
+        Cors.AllowedOrigins = Read("Cors:AllowedOrigins", Cors.AllowedOrigins);
+        Cors.WebSocketOrigins = Read("Cors:WebSocketOrigins", Cors.WebSocketOrigins);
+        ForwardedHeaders.KnownProxies = Read("ForwardedHeaders:KnownProxies", ForwardedHeaders.KnownProxies);
+        ForwardedHeaders.KnownNetworks = Read("ForwardedHeaders:KnownNetworks", ForwardedHeaders.KnownNetworks);
+        return this;
+    }
+}
+
+/// <summary>`Hub:Cors:*`: which browser origins may call the hub (rulings.md 35).</summary>
+public sealed class HubCorsOptions
+{
+    /// <summary>Origins (`https://viewer.example.org`) allowed to call the HTTP API from a browser; empty: any origin, without credentials.</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>Origins a browser WebSocket may connect from (its `Origin` header); empty: any. Clients that send no `Origin` are not browsers and pass.</summary>
+    public string[] WebSocketOrigins { get; set; } = [];
+}
+
+/// <summary>`Hub:ForwardedHeaders:*`: the reverse proxies whose X-Forwarded-For/-Proto/-Host are believed. Loopback always is.</summary>
+public sealed class HubForwardedHeadersOptions
+{
+    /// <summary>Addresses of proxies (`10.0.0.5`, `2001:db8::5`).</summary>
+    public string[] KnownProxies { get; set; } = [];
+
+    /// <summary>Networks of proxies in CIDR form (`10.0.0.0/24`).</summary>
+    public string[] KnownNetworks { get; set; } = [];
+}
+
+/// <summary>`Hub:Compatibility:*`: leniencies for clients that predate FHIRcast 3.0's content sharing (docs/compatibility.md).</summary>
+public sealed class HubCompatibilityOptions
+{
+    /// <summary>
+    /// A `*-update` without its anchor key applies to the most recently opened anchor of that type, and one without
+    /// `context.versionId` to that anchor's current version (rulings.md 36). Off: both are 400 as FHIRcast requires.
+    /// </summary>
+    public bool LenientUpdates { get; set; }
 }
 
 public sealed class HubLimits

@@ -17,7 +17,19 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.ReconnectGraceSeconds).GreaterThanOrEqualTo(0).WithName("Hub:ReconnectGraceSeconds");
         RuleFor(o => o.SnapshotInterval).GreaterThan(0).WithName("Hub:SnapshotInterval");
         RuleFor(o => o.MaxCommitBatch).InclusiveBetween(1, 1000).WithName("Hub:MaxCommitBatch");
-        RuleFor(o => o.AckTimeoutSeconds).GreaterThan(0).WithName("Hub:AckTimeoutSeconds");
+        // 0: acks are not tracked (rulings.md 36).
+        RuleFor(o => o.AckTimeoutSeconds).GreaterThanOrEqualTo(0).WithName("Hub:AckTimeoutSeconds");
+        RuleFor(o => o.PublicBaseUrl).Must(BeAnHttpBaseUrl!).When(o => o.PublicBaseUrl is not null)
+            .WithMessage("Hub:PublicBaseUrl must be an absolute http:// or https:// URL without a query or fragment, e.g. https://hub.example.org.")
+            .WithName("Hub:PublicBaseUrl");
+        RuleForEach(o => o.Cors.AllowedOrigins).Must(BeAnOrigin)
+            .WithMessage("Hub:Cors:AllowedOrigins: '{PropertyValue}' is not an origin such as https://viewer.example.org.");
+        RuleForEach(o => o.Cors.WebSocketOrigins).Must(BeAnOrigin)
+            .WithMessage("Hub:Cors:WebSocketOrigins: '{PropertyValue}' is not an origin such as https://viewer.example.org.");
+        RuleForEach(o => o.ForwardedHeaders.KnownProxies).Must(a => System.Net.IPAddress.TryParse(a, out _))
+            .WithMessage("Hub:ForwardedHeaders:KnownProxies: '{PropertyValue}' is not an IP address.");
+        RuleForEach(o => o.ForwardedHeaders.KnownNetworks).Must(n => System.Net.IPNetwork.TryParse(n, out _))
+            .WithMessage("Hub:ForwardedHeaders:KnownNetworks: '{PropertyValue}' is not a network in CIDR form such as 10.0.0.0/24.");
         RuleFor(o => o.AuditBatchMilliseconds).InclusiveBetween(1, 60_000).WithName("Hub:AuditBatchMilliseconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
             .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
@@ -32,6 +44,14 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).WithName("Hub:Limits:SubscriberQueueCapacity");
         RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).WithName("Hub:Limits:MaxInboundMessageBytes");
     }
+
+    private static bool BeAnHttpBaseUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Query.Length == 0 && uri.Fragment.Length == 0;
+
+    /// <summary>Scheme, host and port only, as a browser sends it in `Origin`.</summary>
+    private static bool BeAnOrigin(string origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.PathAndQuery == "/" && !origin.EndsWith('/')
+        && uri.Fragment.Length == 0 && uri.UserInfo.Length == 0;
 
     public static HubOptions ValidOrThrow(HubOptions options)
     {

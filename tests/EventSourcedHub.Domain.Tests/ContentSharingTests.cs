@@ -126,6 +126,95 @@ public class ContentSharingTests
         Assert.Equal("r1", updated.AnchorId);
     }
 
+    // ---- update: Hub:Compatibility:LenientUpdates (rulings.md 36) -------------------------------------------
+
+    private static readonly ContentPolicy Lenient = Policy with { LenientUpdates = true };
+
+    /// <summary>OHIF's measurement update: only an `updates` entry, no `report` key, no `context.versionId`.</summary>
+    private static string BareUpdate(string? versionId = null) => UpdateWith(versionId, Context(Bundle(Put(Observation))));
+
+    [Fact]
+    public void Rulings_36_strict_by_default_an_update_without_its_anchor_key_is_rejected()
+    {
+        var (state, versions) = Opened();
+
+        var rejection = Rejected(Decide(state, BareUpdate("v1"), versions), RejectionKind.Invalid);
+
+        Assert.Equal("`DiagnosticReport-update` must carry exactly one `report` context entry.", rejection.Message);
+    }
+
+    [Fact]
+    public void Rulings_36_lenient_an_update_without_anchor_key_or_version_applies_to_the_current_anchor_and_version()
+    {
+        var (state, versions) = Opened();
+
+        var updated = One<ContentUpdated>(Decide(state, BareUpdate(), versions, Lenient));
+
+        Assert.Equal(("DiagnosticReport", "r1", "v2", "v1"), (updated.AnchorType, updated.AnchorId, updated.VersionId, updated.PriorVersionId));
+        Assert.Equal([new ContentChange("PUT", "Observation", "o1", Observation, ContentChange.Create)], updated.Changes);
+        // Forwarded as sent, with only the hub's version keys added (rulings.md 9).
+        Assert.Equal(Event("DiagnosticReport-update", Context(Bundle(Put(Observation))), id: "upd-1", eventExtras: Versions("v2", "v1")), updated.Notification);
+        Assert.Equal("accepted leniently (Hub:Compatibility:LenientUpdates): without a `report` entry, applied to the current DiagnosticReport/r1; "
+            + "without `context.versionId`, applied to its current version v1", updated.Leniency);
+    }
+
+    [Fact]
+    public void Rulings_36_lenient_an_update_with_its_anchor_but_no_version_applies_to_the_current_version()
+    {
+        var (state, versions) = Opened();
+        state = Apply(state, Decide(state, Update("v1", Put(Observation)), versions));
+
+        var updated = One<ContentUpdated>(Decide(state, Update(null, Delete("Observation/o1")), versions, Lenient));
+
+        Assert.Equal(("r1", "v3", "v2"), (updated.AnchorId, updated.VersionId, updated.PriorVersionId));
+        Assert.Equal("accepted leniently (Hub:Compatibility:LenientUpdates): without `context.versionId`, applied to its current version v2", updated.Leniency);
+    }
+
+    [Fact]
+    public void Rulings_36_lenient_an_update_naming_its_anchor_and_version_is_decided_strictly_and_not_marked()
+    {
+        var (state, versions) = Opened();
+
+        Assert.Null(One<ContentUpdated>(Decide(state, Update("v1", Put(Observation)), versions, Lenient)).Leniency);
+        Assert.Contains("'stale' is not the current version", Rejected(Decide(state, Update("stale", Put(Observation)), versions, Lenient), RejectionKind.Invalid).Message);
+        Assert.Contains("'stale' is not the current version", Rejected(Decide(state, BareUpdate("stale"), versions, Lenient), RejectionKind.Invalid).Message);
+    }
+
+    [Fact]
+    public void Rulings_36_lenient_without_the_anchor_key_a_suspended_report_is_used_when_the_current_anchor_is_of_another_type()
+    {
+        var (state, versions) = Opened();
+        state = StateAfter(state, OpenReport("r2", "open-2"), versions);
+        state = StateAfter(state, Event("Patient-open", Context(Patient), id: "open-3"), versions);
+
+        var updated = One<ContentUpdated>(Decide(state, BareUpdate(), versions, Lenient));
+
+        // r2 was opened after r1: it is the current report.
+        Assert.Equal(("r2", "v2"), (updated.AnchorId, updated.PriorVersionId));
+    }
+
+    [Fact]
+    public void Rulings_36_lenient_without_the_anchor_key_and_no_open_anchor_of_that_type_is_a_conflict()
+    {
+        var versions = VersionCounter();
+        var state = StateAfter(KnownTopic(), Event("Patient-open", Context(Patient), id: "open-1"), versions);
+
+        var rejection = Rejected(Decide(state, BareUpdate(), versions, Lenient), RejectionKind.Conflict);
+
+        Assert.Equal("`DiagnosticReport-update` names no `report` and no DiagnosticReport context is open on this topic (HUB-CTX-05).", rejection.Message);
+    }
+
+    [Fact]
+    public void Rulings_18_a_replay_applies_an_update_recorded_without_its_anchor_key_to_the_targets_current_report()
+    {
+        var (state, versions) = Opened();
+
+        var published = Accepted(TopicDecisions.Replay(state, Request(BareUpdate("source-version")), versions, Policy));
+
+        var updated = Assert.IsType<ContentUpdated>(Assert.Single(published.Events));
+        Assert.Equal(("r1", "v1"), (updated.AnchorId, updated.PriorVersionId));
+    }
+
     // ---- update: shape of the request ----------------------------------------------------------------------
 
     public static TheoryData<string, string> BadUpdateContexts => new()

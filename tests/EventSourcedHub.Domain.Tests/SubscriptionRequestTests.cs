@@ -289,6 +289,50 @@ public class SubscriptionRequestTests
     }
 
     [Fact]
+    public void Compatibility_hub_lease_is_read_as_hub_lease_seconds()
+    {
+        Assert.Equal(999, Subscribe(SubscribeForm(("hub.lease", "999"))).LeaseSeconds);
+    }
+
+    [Fact]
+    public void Compatibility_hub_lease_and_hub_lease_seconds_may_both_be_sent_when_they_agree()
+    {
+        Assert.Equal(60, Subscribe(SubscribeForm(("hub.lease", "60"), ("hub.lease_seconds", "60"))).LeaseSeconds);
+    }
+
+    [Fact]
+    public void Compatibility_hub_lease_and_hub_lease_seconds_that_differ_are_rejected()
+    {
+        Assert.Equal("`hub.lease_seconds` and `hub.lease` ask for different leases; send one of them.",
+            Invalid(SubscribeForm(("hub.lease", "60"), ("hub.lease_seconds", "61"))).Message);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("soon")]
+    public void Compatibility_hub_lease_that_is_not_a_positive_whole_number_is_rejected_under_its_own_name(string lease)
+    {
+        Assert.Equal("`hub.lease` must be a positive whole number of seconds.", Invalid(SubscribeForm(("hub.lease", lease))).Message);
+    }
+
+    [Fact]
+    public void Compatibility_hub_callback_and_hub_secret_are_ignored_on_a_websocket_subscription()
+    {
+        var request = Subscribe(SubscribeForm(("hub.callback", "https://viewer.example.org/fhircastCallback"), ("hub.secret", "s3cret")));
+
+        Assert.Equal(new SubscribeRequest(Topic, request.Events, request.SubscriberName, null, null), request);
+    }
+
+    [Fact]
+    public void Compatibility_an_unsubscribe_with_hub_callback_is_read_like_one_without()
+    {
+        var form = Form(("hub.mode", "unsubscribe"), ("hub.channel.type", "websocket"), ("hub.topic", Topic),
+            ("hub.channel.endpoint", EndpointUrl), ("hub.callback", "https://viewer.example.org/fhircastCallback"));
+
+        Assert.Equal(new UnsubscribeRequest(Topic, EndpointId), Unsubscribe(form));
+    }
+
+    [Fact]
     public void HUB_SUB_10_absent_lease_is_left_for_the_hub_default()
     {
         Assert.Null(Subscribe(SubscribeForm()).LeaseSeconds);

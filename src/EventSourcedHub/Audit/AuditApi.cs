@@ -84,6 +84,7 @@ public static class AuditApi
                 ["latencyMs"] = d.LatencyMs,
                 ["timedOut"] = d.TimedOut,
                 ["closedBeforeAck"] = d.ClosedBeforeAck,
+                ["ackAwaited"] = d.AckAwaited,
             });
         }
         return deliveries;

@@ -92,7 +92,7 @@ public static class AuditEvents
         SyncErrorRaised s => new("sync-error", s.EventName, null, AuditEvent.AuditEventAction.E, "4", false, s.EndpointId,
             $"{s.FailedEventName} {s.FailedEventId}: {s.Diagnostics}", null, null),
         ContentUpdated u => new("notification", u.EventName, null, AuditEvent.AuditEventAction.U, "0", false, null,
-            $"{u.Changes.Length} change(s)", null, null),
+            u.Leniency is null ? $"{u.Changes.Length} change(s)" : $"{u.Changes.Length} change(s); {u.Leniency}", null, null),
         ContentSelected s => new("notification", s.EventName, null, AuditEvent.AuditEventAction.E, s.Partial ? "4" : "0", false, null,
             s.Partial ? "some selected resources were unknown" : null, null, null),
         ContextClosed { Reason: { } reason } c => new("notification", c.EventName, null, AuditEvent.AuditEventAction.D, "0", false, null, reason, null, null),

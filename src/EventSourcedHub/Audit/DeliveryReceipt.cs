@@ -30,4 +30,7 @@ public sealed class DeliveryReceipt
 
     /// <summary>The socket closed before an ack came (and before the timeout).</summary>
     public bool ClosedBeforeAck { get; set; }
+
+    /// <summary>False for a subscriber exempt from acks (`Hub:AckTimeoutSeconds=0`, `Hub:AcklessSubscribers`): the receipt records the write only.</summary>
+    public bool AckAwaited { get; set; } = true;
 }

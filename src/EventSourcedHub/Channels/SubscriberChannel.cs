@@ -14,9 +14,10 @@ public sealed record AwaitedAck(string EventId, string EventName, long Version);
 
 /// <summary>
 /// What became of a written notification that awaited an ack: acked with <see cref="Status"/> at <see cref="AckedAt"/>,
-/// not acked within the ack timeout (<see cref="TimedOut"/>), or neither because the socket closed first.
+/// not acked within the ack timeout (<see cref="TimedOut"/>), or neither because the socket closed first. Not
+/// <see cref="Awaited"/>: the subscriber is exempt from acks, and the outcome records only the write.
 /// </summary>
-public sealed record AckOutcome(AwaitedAck Ack, DateTimeOffset SentAt, DateTimeOffset? AckedAt, int? Status, bool TimedOut);
+public sealed record AckOutcome(AwaitedAck Ack, DateTimeOffset SentAt, DateTimeOffset? AckedAt, int? Status, bool TimedOut, bool Awaited = true);
 
 /// <summary>An acknowledgement with a non-2xx status (HUB-DIST-05).</summary>
 public sealed record RefusedAck(string EventId, string EventName, int Status);
@@ -33,6 +34,8 @@ public sealed class SubscriberChannel
     private readonly TimeProvider _clock;
     private readonly Func<RefusedAck, Task> _onRefused;
     private readonly Action<AckOutcome>? _onAckOutcome;
+    private readonly bool _awaitsAcks;
+    private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, (string EventName, DateTimeOffset SentAt, long Version)> _awaitingAck = new();
     private long _deliveredThrough;
     private readonly CancellationTokenSource _abort = new();
@@ -44,10 +47,14 @@ public sealed class SubscriberChannel
     // CommittedAt: a live notification's commit time for the delivery metrics (Observability/HubMetrics.Delivered); 0 for other frames.
     private sealed record Frame(ReadOnlyMemory<byte> Utf8, bool CloseAfter, AwaitedAck? Ack, long CommittedAt = 0);
 
+    /// <param name="awaitsAcks">False for a subscriber exempt from acks (`Hub:AckTimeoutSeconds=0`, `Hub:AcklessSubscribers`):
+    /// nothing is awaited, so it is never timed out, and its acks are ignored like any other frame.</param>
     public SubscriberChannel(string topic, string endpointId, WebSocket socket, int queueCapacity, int maxInboundBytes,
-        TimeProvider clock, Func<RefusedAck, Task> onRefused, Action<AckOutcome>? onAckOutcome = null)
+        TimeProvider clock, Func<RefusedAck, Task> onRefused, ILogger logger, Action<AckOutcome>? onAckOutcome = null, bool awaitsAcks = true)
     {
         _onAckOutcome = onAckOutcome;
+        _awaitsAcks = awaitsAcks;
+        _logger = logger;
         Topic = topic;
         EndpointId = endpointId;
         _socket = socket;
@@ -159,7 +166,8 @@ public sealed class SubscriberChannel
         {
             await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
             {
-                if (frame.Ack is { } ack) _awaitingAck[ack.EventId] = (ack.EventName, _clock.GetUtcNow(), ack.Version);
+                var sentAt = _clock.GetUtcNow();
+                if (frame.Ack is { } ack && _awaitsAcks) _awaitingAck[ack.EventId] = (ack.EventName, sentAt, ack.Version);
                 try
                 {
                     await _socket.SendAsync(frame.Utf8, WebSocketMessageType.Text, true, _abort.Token);
@@ -172,6 +180,7 @@ public sealed class SubscriberChannel
                     throw;
                 }
                 if (frame.Ack is { } written && written.Version > Interlocked.Read(ref _deliveredThrough)) Interlocked.Exchange(ref _deliveredThrough, written.Version);
+                if (frame.Ack is { } unawaited && !_awaitsAcks) _onAckOutcome?.Invoke(new AckOutcome(unawaited, sentAt, null, null, TimedOut: false, Awaited: false));
                 if (frame.CloseAfter)
                 {
                     await CloseQuietlyAsync(WebSocketCloseStatus.NormalClosure, _hubEndReason ?? "");
@@ -225,9 +234,19 @@ public sealed class SubscriberChannel
 
     /// <summary>
     /// `{id, status}`; a missing status means 200 (Medplum's client sends `{id}` or `{id, timestamp}`), a string status is
-    /// read as a number (rulings.md 2). Malformed acks and acks for unknown ids are ignored (HUB-DIST-10).
+    /// read as a number (rulings.md 2). Malformed acks and acks for unknown ids are ignored (HUB-DIST-10), and so is any
+    /// other text, e.g. the `{"hub.channel.endpoint": …}` that OHIF's extension sends after connecting.
     /// </summary>
     private async Task TakeAckAsync(ReadOnlyMemory<byte> utf8)
+    {
+        if (!await TryTakeAckAsync(utf8) && _logger.IsEnabled(LogLevel.Debug))
+        {
+            var text = Encoding.UTF8.GetString(utf8.Span[..Math.Min(utf8.Length, 200)]);
+            _logger.LogDebug("Ignored a text frame on endpoint {Endpoint} of topic {Topic} that acknowledges no awaited notification: {Frame}", EndpointId, Topic, text);
+        }
+    }
+
+    private async Task<bool> TryTakeAckAsync(ReadOnlyMemory<byte> utf8)
     {
         string? eventId;
         int status;
@@ -235,23 +254,24 @@ public sealed class SubscriberChannel
         {
             using var ack = JsonDocument.Parse(utf8);
             var root = ack.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String) return;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String) return false;
             eventId = id.GetString();
             status = 200;
             if (root.TryGetProperty("status", out var s))
             {
                 if (s.ValueKind == JsonValueKind.Number && s.TryGetInt32(out var n)) status = n;
                 else if (s.ValueKind == JsonValueKind.String && int.TryParse(s.GetString(), out var parsed)) status = parsed;
-                else return;
+                else return false;
             }
         }
         catch (JsonException)
         {
-            return;
+            return false;
         }
-        if (eventId is null || !_awaitingAck.TryRemove(eventId, out var awaited)) return;
+        if (eventId is null || !_awaitingAck.TryRemove(eventId, out var awaited)) return false;
         _onAckOutcome?.Invoke(new AckOutcome(new AwaitedAck(eventId, awaited.EventName, awaited.Version), awaited.SentAt, _clock.GetUtcNow(), status, TimedOut: false));
         if (status is < 200 or > 299) await _onRefused(new RefusedAck(eventId, awaited.EventName, status));
+        return true;
     }
 
     private ChannelClosed Closed(int code, string? peerReason)

@@ -85,6 +85,8 @@ public sealed class AckWatch(ChannelRegistry channels, SyncErrorReporter reporte
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // 0: ack tracking is off hub-wide; no channel awaits an ack (rulings.md 36).
+        if (options.Value.AckTimeoutSeconds == 0) return;
         var timeout = TimeSpan.FromSeconds(options.Value.AckTimeoutSeconds);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 10, 50, 1000)));
         while (await timer.WaitForNextTickAsync(stoppingToken))

@@ -20,7 +20,8 @@ public sealed class WebSocketChannelEndpoint(
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
     AuditWriter audit,
-    HubCluster cluster)
+    HubCluster cluster,
+    ILogger<SubscriberChannel> channelLogger)
 {
     public async Task<IResult> HandleAsync(HttpContext http, string endpointId)
     {
@@ -31,6 +32,8 @@ public sealed class WebSocketChannelEndpoint(
             return Rejected(http, StatusCodes.Status404NotFound, "No such endpoint was issued by this hub.", null, endpointId);
         if (!http.WebSockets.IsWebSocketRequest)
             return Rejected(http, StatusCodes.Status400BadRequest, "Connect to this endpoint with a WebSocket.", endpoint, endpointId);
+        if (!Http.Cors.AllowsWebSocketOrigin(http.Request, options.Value.Cors))
+            return Rejected(http, StatusCodes.Status403Forbidden, $"WebSockets from the origin '{http.Request.Headers.Origin}' are not allowed (Hub:Cors:WebSocketOrigins).", endpoint, endpointId);
         if (endpoint.Status != EndpointStatus.Ended && channels.Contains(endpointId))
             return Rejected(http, StatusCodes.Status409Conflict, "This endpoint already has a live WebSocket.", endpoint, endpointId);
         // Live on another hub process of the cluster (issue 14): the same 409 as on one process.
@@ -41,7 +44,8 @@ public sealed class WebSocketChannelEndpoint(
         var limits = options.Value.Limits;
         SubscriberChannel channel = null!;
         channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes,
-            clock, refused => syncErrors.RefusedAsync(channel, refused), options.Value.DeliveryReceipts ? Receipts(endpoint) : null);
+            clock, refused => syncErrors.RefusedAsync(channel, refused), channelLogger, options.Value.DeliveryReceipts ? Receipts(endpoint) : null,
+            options.Value.AwaitsAcks(endpoint.SubscriberName));
         if (endpoint.Status == EndpointStatus.Ended)
         {
             // Clients that reconnect to an ended endpoint stop retrying only on a denial (rulings.md 4).
@@ -89,6 +93,7 @@ public sealed class WebSocketChannelEndpoint(
         {
             StatusCodes.Status404NotFound => OperationOutcomes.NotFound(reason),
             StatusCodes.Status409Conflict => OperationOutcomes.Conflict(reason),
+            StatusCodes.Status403Forbidden => OperationOutcomes.Result(status, Hl7.Fhir.Model.OperationOutcome.IssueType.Forbidden, reason),
             _ => OperationOutcomes.Invalid(reason),
         };
     }
@@ -108,6 +113,7 @@ public sealed class WebSocketChannelEndpoint(
         Status = outcome.Status,
         LatencyMs = outcome.AckedAt is { } acked ? Math.Round((acked - outcome.SentAt).TotalMilliseconds, 3) : null,
         TimedOut = outcome.TimedOut,
-        ClosedBeforeAck = outcome.AckedAt is null && !outcome.TimedOut,
+        ClosedBeforeAck = outcome.Awaited && outcome.AckedAt is null && !outcome.TimedOut,
+        AckAwaited = outcome.Awaited,
     });
 }

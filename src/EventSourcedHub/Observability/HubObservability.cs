@@ -61,23 +61,26 @@ public static class HubObservability
         }
     }
 
-    /// <summary>`/metrics`, `/health/live` and `/health/ready`: no token and no rate limit (operators' probes), and no patient data in them.</summary>
+    /// <summary>
+    /// `/metrics`, `/health/live` and `/health/ready`: no token and no rate limit (operators' probes), no patient data in
+    /// them, and not in the API document (they are not part of the API).
+    /// </summary>
     public static void MapHubObservability(this WebApplication app)
     {
         // The gauges exist once they are resolved.
         app.Services.GetRequiredService<HubGauges>();
-        app.MapPrometheusScrapingEndpoint(MetricsPath).DisableRateLimiting();
+        app.MapPrometheusScrapingEndpoint(MetricsPath).DisableRateLimiting().ExcludeFromDescription();
         app.MapHealthChecks(LivePath, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {
             // Live: the process answers; nothing else is checked, so a database outage never restarts the hub.
             Predicate = _ => false,
             ResponseWriter = HealthResponse.WriteAsync,
-        }).DisableRateLimiting();
+        }).DisableRateLimiting().ExcludeFromDescription();
         app.MapHealthChecks(ReadyPath, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = HealthResponse.WriteAsync,
-        }).DisableRateLimiting();
+        }).DisableRateLimiting().ExcludeFromDescription();
     }
 
     private static bool IsOperatorPath(PathString path) =>

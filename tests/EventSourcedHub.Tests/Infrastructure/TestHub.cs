@@ -28,8 +28,9 @@ public sealed class TestHub : IAsyncDisposable
     public HubClient Client { get; }
     public IServiceProvider Services => _app.Services;
 
+    /// <param name="logTo">An extra log provider, for tests of what the hub logs (it gets every level the settings' `Logging` keys allow).</param>
     /// <param name="configure">Services a test adds to the host (e.g. an in-memory trace exporter).</param>
-    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null,
+    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null, ILoggerProvider? logTo = null,
         Action<WebApplicationBuilder>? configure = null)
     {
         connectionString ??= await TestPostgres.CreateDatabaseAsync("hub");
@@ -50,6 +51,7 @@ public sealed class TestHub : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new FailureLoggerProvider());
+            if (logTo is not null) builder.Logging.AddProvider(logTo);
             configure?.Invoke(builder);
         });
         await app.StartAsync();
