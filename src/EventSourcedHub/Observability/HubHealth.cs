@@ -46,6 +46,17 @@ public sealed class DatabaseHealthCheck(HubDatabase database, DatabaseHealthChec
     }
 }
 
+/// <summary>
+/// The audit writer's queue has room (`Hub:Limits:AuditQueueCapacity`). When it is full the hub refuses requests with
+/// 503 until it drains, so the process is not ready for more.
+/// </summary>
+public sealed class AuditQueueHealthCheck(Audit.AuditWriter writer, Microsoft.Extensions.Options.IOptions<HubOptions> options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct) => Task.FromResult(writer.HasRoom
+        ? HealthCheckResult.Healthy($"{writer.Waiting} audit documents waiting.")
+        : HealthCheckResult.Unhealthy($"The audit queue is full ({writer.Waiting} documents waiting, Hub:Limits:AuditQueueCapacity {options.Value.Limits.AuditQueueCapacity}): requests get 503 until it drains."));
+}
+
 /// <summary>The JSON body of `/health/live` and `/health/ready`: the overall status and each check's status.</summary>
 public static class HealthResponse
 {

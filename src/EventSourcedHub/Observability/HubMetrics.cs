@@ -34,7 +34,7 @@ public static partial class HubMetrics
     private static readonly Counter<long> Accepted = Meter.CreateCounter<long>("eventsourcedhub.events.accepted", "{event}",
         "Notification events committed to a topic's stream by this process");
     private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("eventsourcedhub.events.rejected", "{request}",
-        "Event requests the hub answered with an error of its own decision");
+        "Event requests answered with an error (4xx or 5xx)");
     private static readonly Counter<long> Deliveries = Meter.CreateCounter<long>("eventsourcedhub.deliveries", "{notification}",
         "Notifications written to a subscriber's WebSocket as they were distributed");
     private static readonly Histogram<double> DeliveryLatency = Meter.CreateHistogram("eventsourcedhub.delivery.latency", "ms",
@@ -82,9 +82,18 @@ public static partial class HubMetrics
 
     public static void EventAccepted(string eventName) => Accepted.Add(1, new KeyValuePair<string, object?>("fhircast.event", EventTag(eventName, accepted: true)));
 
-    public static void EventRejected(string? eventName, int status) => Rejected.Add(1,
-        new KeyValuePair<string, object?>("fhircast.event", EventTag(eventName, accepted: false)),
-        new KeyValuePair<string, object?>("http.response.status_code", status));
+    /// <summary>
+    /// Counts an event request answered with an error: the endpoints that take events are the ones whose refusals are
+    /// audited as `rejected-event` (Http/RequestAudit); <paramref name="eventName"/> is the name the handler read, if any.
+    /// </summary>
+    public static void EventRequestAnswered(HttpContext http, string? eventName)
+    {
+        var status = http.Response.StatusCode;
+        if (status < 400 || http.GetEndpoint()?.Metadata.GetMetadata<Http.AuditedRejections>() is not { Subtype: "rejected-event" }) return;
+        Rejected.Add(1,
+            new KeyValuePair<string, object?>("fhircast.event", EventTag(eventName, accepted: false)),
+            new KeyValuePair<string, object?>("http.response.status_code", status));
+    }
 
     /// <summary>A notification was written to a socket; <paramref name="committedAt"/> is <see cref="Storage.Appended.KnownAt"/> of its commit.</summary>
     public static void Delivered(long committedAt)

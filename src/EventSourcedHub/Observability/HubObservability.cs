@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
@@ -37,7 +38,8 @@ public static class HubObservability
             .AddTypeActivatedCheck<DatabaseHealthCheck>("postgresql", failureStatus: null, tags: ["ready"], timeout: DatabaseHealthCheck.ProbeTimeout,
                 args: DatabaseHealthCheck.Probe.Reachable)
             .AddTypeActivatedCheck<DatabaseHealthCheck>("schema", failureStatus: null, tags: ["ready"], timeout: DatabaseHealthCheck.ProbeTimeout,
-                args: DatabaseHealthCheck.Probe.Schema);
+                args: DatabaseHealthCheck.Probe.Schema)
+            .AddCheck<AuditQueueHealthCheck>("audit-queue", tags: ["ready"]);
 
         // The hub's trace sources, for whichever tracer provider exists: the OTLP one below, or one a test adds.
         services.ConfigureOpenTelemetryTracerProvider(tracing => tracing
@@ -62,25 +64,18 @@ public static class HubObservability
     }
 
     /// <summary>
-    /// `/metrics`, `/health/live` and `/health/ready`: no token and no rate limit (operators' probes), no patient data in
-    /// them, and not in the API document (they are not part of the API).
+    /// `/metrics`, `/health/live` and `/health/ready`, answered before any of the hub's own steps: no token, no rate
+    /// limit, no audit and no refusal while the audit queue is full (operators' probes must see the hub as it is), and
+    /// not endpoints of the API (so not in its document). They show no patient data.
     /// </summary>
-    public static void MapHubObservability(this WebApplication app)
+    public static void UseHubObservability(this WebApplication app)
     {
         // The gauges exist once they are resolved.
         app.Services.GetRequiredService<HubGauges>();
-        app.MapPrometheusScrapingEndpoint(MetricsPath).DisableRateLimiting().ExcludeFromDescription();
-        app.MapHealthChecks(LivePath, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
-        {
-            // Live: the process answers; nothing else is checked, so a database outage never restarts the hub.
-            Predicate = _ => false,
-            ResponseWriter = HealthResponse.WriteAsync,
-        }).DisableRateLimiting().ExcludeFromDescription();
-        app.MapHealthChecks(ReadyPath, new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions
-        {
-            Predicate = check => check.Tags.Contains("ready"),
-            ResponseWriter = HealthResponse.WriteAsync,
-        }).DisableRateLimiting().ExcludeFromDescription();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(MetricsPath);
+        // Live: the process answers; nothing else is checked, so a database outage never restarts the hub.
+        app.UseHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
+        app.UseHealthChecks(ReadyPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready"), ResponseWriter = HealthResponse.WriteAsync });
     }
 
     private static bool IsOperatorPath(PathString path) =>
