@@ -44,22 +44,6 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         Assert.Equal(["from-a", "from-b", "through-proxy"], await ReceiveIdsAsync(onB, 3, "Patient-open"));
     }
 
-    /// <summary>
-    /// As a client should (rulings.md 8): a 503 "topic busy" after too many lost races is retried, with the same id, after
-    /// its Retry-After; three processes publishing on one topic as fast as they can make such races likely on 2 cores.
-    /// </summary>
-    private static async Task PublishUntilAcceptedAsync(HubClient client, string json)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            using var response = await client.PublishJsonAsync(json);
-            if (response.StatusCode == HttpStatusCode.Accepted) return;
-            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 10,
-                $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
-        }
-    }
-
     [Fact]
     public async Task concurrent_publishers_on_every_process_give_one_identical_order_everywhere()
     {
@@ -71,7 +55,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         var publishers = new[] { A.Client, B.Client, Cluster.Client };
         await Task.WhenAll(publishers.Select((client, p) => Task.Run(async () =>
         {
-            for (var i = 0; i < perPublisher; i++) await PublishUntilAcceptedAsync(client, Custom(topic, "org.example.tick", id: $"p{p}-{i}"));
+            for (var i = 0; i < perPublisher; i++) await client.PublishUntilAcceptedAsync(Custom(topic, "org.example.tick", id: $"p{p}-{i}"));
         })));
 
         var stream = await Cluster.StreamIdsAsync(topic, "org.example.tick");
