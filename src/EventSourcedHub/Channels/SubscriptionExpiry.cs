@@ -38,17 +38,32 @@ public sealed class SubscriptionExpiry(
         }
     }
 
+    /// <summary>
+    /// A process's node lock is also missing for a moment after PostgreSQL restarted (until the process has its session
+    /// back, about <see cref="HubCluster.CheckInterval"/>): a process counts as gone only after being seen without its
+    /// lock for this long.
+    /// </summary>
+    public static readonly TimeSpan DeadAfter = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<string, DateTimeOffset> _missingSince = new();
+
     /// <summary>Active subscriptions whose socket's hub process is gone: nobody will ever deliver to them.</summary>
     private async Task EndOrphansAsync(CancellationToken ct)
     {
         IReadOnlyList<ChannelEndpoint> active;
         await using (var query = store.QuerySession())
             active = await query.Query<ChannelEndpoint>().Where(e => e.Status == EndpointStatus.Active && e.Node != null && e.Node != cluster.NodeId).ToListAsync(ct);
+        var now = clock.GetUtcNow();
+        var missing = new HashSet<string>();
         foreach (var node in active.GroupBy(e => e.Node!))
         {
             if (await cluster.IsAliveAsync(node.Key, ct)) continue;
+            missing.Add(node.Key);
+            if (!_missingSince.TryGetValue(node.Key, out var since)) _missingSince[node.Key] = since = now;
+            if (now - since < DeadAfter) continue;
             foreach (var orphan in node) await syncErrors.ProcessLostAsync(orphan.Topic, orphan.Id, node.Key);
         }
+        foreach (var back in _missingSince.Keys.Where(n => !missing.Contains(n)).ToList()) _missingSince.Remove(back);
     }
 
     private async Task ExpireDueAsync(SubscriptionPolicy policy, CancellationToken ct)
