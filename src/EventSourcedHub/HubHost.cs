@@ -1,4 +1,5 @@
 using EventSourcedHub.Channels;
+using EventSourcedHub.WebConsole;
 using Microsoft.AspNetCore.Diagnostics;
 using EventSourcedHub.Context;
 using EventSourcedHub.Discovery;
@@ -64,6 +65,7 @@ public static class HubHost
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Distribution>());
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<TopicStream>());
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
+        builder.Services.AddHubConsole();
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         // A maintenance command (rebuild) writes the audit records itself.
@@ -117,6 +119,7 @@ public static class HubHost
             KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
             KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
         });
+        app.UseHubConsole();
         MapEndpoints(app);
         app.MapHubOpenApi(hub);
         return app;
