@@ -105,7 +105,7 @@ public static class ConsoleBrowser
     public static async Task ScreenshotAsync(IPage page, string name)
     {
         Directory.CreateDirectory(ScreenshotFolder);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, $"{name}.png"), FullPage = true });
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, $"{name}.png"), FullPage = false });
     }
 
     public static readonly LocatorAssertionsToBeVisibleOptions Visible = new() { Timeout = 20_000 };
