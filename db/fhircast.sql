@@ -454,6 +454,17 @@ CREATE TABLE IF NOT EXISTS fhircast.mt_doc_acceptednotification (
     mt_dotnet_type      varchar                     NULL,
 CONSTRAINT pkey_mt_doc_acceptednotification_id PRIMARY KEY (id)
 );
+CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditdeadletter (
+    id                  varchar                     NOT NULL,
+    data                jsonb                       NOT NULL,
+    mt_last_modified    timestamp with time zone    NULL DEFAULT (transaction_timestamp()),
+    mt_version          uuid                        NOT NULL DEFAULT (md5(random()::text || clock_timestamp()::text)::uuid),
+    mt_dotnet_type      varchar                     NULL,
+    at                  timestamp with time zone    NULL,
+CONSTRAINT pkey_mt_doc_auditdeadletter_id PRIMARY KEY (id)
+);
+
+CREATE INDEX mt_doc_auditdeadletter_idx_at ON fhircast.mt_doc_auditdeadletter USING btree (at);
 CREATE TABLE IF NOT EXISTS fhircast.mt_doc_auditprogress (
     id                  varchar                     NOT NULL,
     data                jsonb                       NOT NULL,

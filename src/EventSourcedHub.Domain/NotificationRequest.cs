@@ -36,6 +36,9 @@ public sealed record NotificationRequest(
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 return Rejection.Invalid("The body must be a JSON object with `timestamp`, `id` and `event`.");
+            // Anything the hub stores or derives records from must be storable: refuse it here, not in the database.
+            if (StorableText.FindUnstorable(root) is { } unstorable)
+                return StorableText.Refused($"`{unstorable}`");
             if (!TryNonEmptyString(root, "id", out var id))
                 return Rejection.Invalid("`id` is required and must be a non-empty string.");
             if (HasControlCharacters(id))

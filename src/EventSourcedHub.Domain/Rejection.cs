@@ -9,6 +9,10 @@ public sealed record Rejection(RejectionKind Kind, string Message)
     public static Rejection NotFound(string message) => new(RejectionKind.NotFound, message);
     public static Rejection TooLarge(string message) => new(RejectionKind.TooLarge, message);
     public static Rejection Forbidden(string message) => new(RejectionKind.Forbidden, message);
+    public static Rejection Unauthenticated(string message) => new(RejectionKind.Unauthenticated, message);
+    public static Rejection UnsupportedMediaType(string message) => new(RejectionKind.UnsupportedMediaType, message);
+    public static Rejection Throttled(string message) => new(RejectionKind.Throttled, message);
+    public static Rejection Unavailable(string message) => new(RejectionKind.Unavailable, message);
 }
 
 public enum RejectionKind
@@ -25,4 +29,12 @@ public enum RejectionKind
     TooLarge,
     /// <summary>Refused by the hub's policy, e.g. a limit on live subscriptions (403, HUB-SUB-09).</summary>
     Forbidden,
+    /// <summary>No valid credentials (401).</summary>
+    Unauthenticated,
+    /// <summary>A body in a format the endpoint does not take (415).</summary>
+    UnsupportedMediaType,
+    /// <summary>The client sent more requests than it may (429).</summary>
+    Throttled,
+    /// <summary>The hub cannot serve the request right now, e.g. its database is away (503).</summary>
+    Unavailable,
 }

@@ -18,6 +18,8 @@ public abstract record SubscriptionRequest(string Topic)
         var form = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in fields)
         {
+            if (!StorableText.IsStorable(key) || !StorableText.IsStorable(value))
+                return StorableText.Refused($"The form field `{StorableText.Escape(key)}`");
             if (NotificationRequest.HasControlCharacters(key) || NotificationRequest.HasControlCharacters(value))
                 return Rejection.Invalid($"`{key.Replace('\0', ' ')}`: form fields must not contain control characters.");
             if (key.Length == 0)

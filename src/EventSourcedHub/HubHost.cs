@@ -12,6 +12,8 @@ using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
 using EventSourcedHub.Subscriptions;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http.Metadata;
+using AuditEventAction = Hl7.Fhir.Model.AuditEvent.AuditEventAction;
 
 namespace EventSourcedHub;
 
@@ -41,6 +43,7 @@ public static class HubHost
         HubAuthentication.RefuseOpenAnonymousHub(hub.Auth, urls);
         builder.Services.AddHubAuthentication(hub.Auth);
         builder.Services.AddSingleton<Access>();
+        builder.Services.AddSingleton<AccessFilter>();
         builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
         builder.Services.AddHubCors(hub.Cors);
         builder.Services.AddHubOpenApi(hub);
@@ -81,11 +84,12 @@ public static class HubHost
         // Registered before the other hosted services so that it stops after them and drains its queue last.
         builder.Services.AddSingleton<Audit.AuditWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditWriter>());
+        // After the writer: stops (and flushes its counts) before the writer drains.
+        builder.Services.AddSingleton<ThrottledRequests>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ThrottledRequests>());
         builder.Services.AddHostedService<SubscriptionExpiry>();
         builder.Services.AddHostedService<AckWatch>();
         builder.Services.AddHostedService<Heartbeat>();
-        builder.Services.AddExceptionHandler<ErrorResponses>();
-        builder.Services.AddProblemDetails();
 
         var app = builder.Build();
         if (!maintenance)
@@ -101,19 +105,17 @@ public static class HubHost
             app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
         // Behind a TLS-terminating proxy, X-Forwarded-Proto or Hub:PublicBaseUrl makes the issued endpoints wss:// (HUB-GEN-01).
         app.UseHubPublicUrl(hub);
+        // Before everything that can answer, so that every answer carries the CORS headers, errors included (rulings.md 35).
         app.UseHubCors();
-        app.UseExceptionHandler();
-        app.UseStatusCodePages(BareStatusAsOperationOutcome);
-        if (hub.Auth.IsJwt)
-        {
-            app.UseAuthentication();
-            app.Use(async (http, next) =>
-            {
-                if (http.RequestServices.GetRequiredService<Access>().ForPath(http) is { } denied) await denied.ExecuteAsync(http);
-                else await next(http);
-            });
-        }
+        // Routing first, so that every step below knows the endpoint: its error format, access rule and audit metadata.
+        app.UseRouting();
+        // Outermost of the hub's own steps: it sees every final status, whoever set it (rulings.md 11, 34).
+        app.UseMiddleware<RequestAudit>();
+        app.UseMiddleware<ErrorResponses>();
+        app.UseStatusCodePages(BareStatus);
+        // Before authentication, so that refused requests count too (rulings.md 32).
         app.UseRateLimiter();
+        if (hub.Auth.IsJwt) app.UseAuthentication();
         app.UseWebSockets(new WebSocketOptions
         {
             KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
@@ -127,56 +129,81 @@ public static class HubHost
 
     private static void MapEndpoints(WebApplication app)
     {
-        app.MapGet("/api/hub/.well-known/fhircast-configuration", FhircastConfiguration.Handle);
-        app.MapGet("/.well-known/fhircast-configuration", FhircastConfiguration.Handle);
+        // Every endpoint is in this group: one access check (from the route's own `topic`), one check of stored text.
+        var all = app.MapGroup("").AddEndpointFilter<AccessFilter>().AddEndpointFilter<StorableFieldsFilter>();
 
-        app.MapPost("/api/hub", (HttpContext http, SubscriptionEndpoint subscriptions, PublishNotification publish) =>
-            IsUrlEncodedForm(http.Request)
-                ? subscriptions.HandleAsync(http)
-                : PublishOrUnsupported(http, publish, pathTopic: null)).DisableAntiforgery();
-        app.MapPost("/api/hub/{topic}", (HttpContext http, string topic, PublishNotification publish) =>
-            PublishOrUnsupported(http, publish, topic)).DisableAntiforgery();
+        all.MapGet("/api/hub/.well-known/fhircast-configuration", FhircastConfiguration.Handle).Requires(AccessRule.Open);
+        all.MapGet("/.well-known/fhircast-configuration", FhircastConfiguration.Handle).Requires(AccessRule.Open);
 
-        app.MapGet("/api/hub/{topic}", (HttpContext http, string topic, Marten.IQuerySession query, Access access, Audit.AuditWriter audit) =>
-            GetCurrentContext.HandleAsync(http, topic, query, access, audit));
-        app.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId));
+        // Form: subscribe / unsubscribe, answered in text (rulings.md 10). JSON: an event. The content type picks the endpoint.
+        all.MapPost("/api/hub", (HttpContext http, SubscriptionEndpoint subscriptions) => subscriptions.HandleAsync(http))
+            .WithMetadata(new AcceptsMetadata(["application/x-www-form-urlencoded"], typeof(IFormCollection)), PlainTextErrors.Instance,
+                new AuditedRejections("rejected-subscription-request", AuditEventAction.C))
+            .Requires(AccessRule.Authenticated).DisableAntiforgery();
+        all.MapPost("/api/hub", (HttpContext http, PublishNotification publish) => publish.HandleAsync(http, null))
+            .WithMetadata(new AcceptsMetadata(EventMediaTypes, typeof(System.Text.Json.JsonElement)), new AuditedRejections("rejected-event", AuditEventAction.E))
+            .Requires(AccessRule.Authenticated).DisableAntiforgery();
+        all.MapPost("/api/hub/{topic}", (HttpContext http, string topic, PublishNotification publish) => publish.HandleAsync(http, topic))
+            .WithMetadata(new AcceptsMetadata(EventMediaTypes, typeof(System.Text.Json.JsonElement)), new AuditedRejections("rejected-event", AuditEventAction.E))
+            .Requires(AccessRule.Authenticated).DisableAntiforgery();
+        // A multipart form is a subscription request in the wrong encoding: 415, in the form's text (HUB-SUB-01).
+        all.MapPost("/api/hub", (HttpContext http) => Unsupported(http))
+            .WithMetadata(new AcceptsMetadata(["multipart/form-data"], typeof(IFormCollection)), PlainTextErrors.Instance,
+                new AuditedRejections("rejected-subscription-request", AuditEventAction.C))
+            .Requires(AccessRule.Open).DisableAntiforgery();
+        // Any other content type (HUB-GEN-02): 415. Order 1: only when no endpoint above takes the request.
+        all.MapPost("/api/hub", (HttpContext http) => Unsupported(http)).WithOrder(1)
+            .WithMetadata(new AuditedRejections("rejected-event", AuditEventAction.E)).Requires(AccessRule.Open).DisableAntiforgery();
+        all.MapPost("/api/hub/{topic}", (HttpContext http, string topic) => Unsupported(http)).WithOrder(1)
+            .WithMetadata(new AuditedRejections("rejected-event", AuditEventAction.E)).Requires(AccessRule.Open).DisableAntiforgery();
+        all.MapGet("/api/hub/{topic}", (HttpContext http, string topic, Marten.IQuerySession query) => GetCurrentContext.HandleAsync(http, topic, query))
+            .WithMetadata(new AuditedRead("get-current-context", "Get current context", "RAD-153", "Get Current Context"))
+            .Requires(AccessRule.ReadSession);
+        all.Map("/api/hub/ws/{endpointId}", (HttpContext http, string endpointId, WebSocketChannelEndpoint channel) => channel.HandleAsync(http, endpointId))
+            .WithMetadata(new AuditedRejections("rejected-connect", AuditEventAction.E)).Requires(AccessRule.Open);
 
-        app.MapGet("/api/sessions/{topic}/events", (HttpContext http, string topic, Marten.IDocumentStore store) => EventsSince.HandleAsync(http, topic, store));
-        app.MapGet("/api/sessions/{topic}/export", (HttpContext http, string topic, SessionArchive archive) => archive.ExportAsync(http, topic));
-        app.MapPost("/api/sessions/{topic}/import", (HttpContext http, string topic, SessionArchive archive) => archive.ImportAsync(http, topic)).DisableAntiforgery();
-        app.MapPost("/api/sessions/{topic}/replay", (HttpContext http, string topic, SessionReplay replays) => replays.StartAsync(http, topic)).DisableAntiforgery();
-        app.MapGet("/api/sessions", (HttpContext http, Marten.IQuerySession query) => SessionSummaries.ListAsync(http, query));
-        app.MapGet("/api/replays/{id}", (string id, SessionReplay replays) => replays.Get(id));
-        app.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id));
-        app.MapGet("/api/sessions/{topic}/context", (HttpContext http, string topic, Marten.IDocumentStore store) => ContextAsOf.HandleAsync(http, topic, store));
-        Audit.AuditEndpoints.MapAudit(app);
+        var sessions = all.MapGroup("/api/sessions/{topic}");
+        sessions.MapGet("/events", (HttpContext http, string topic, Marten.IDocumentStore store) => EventsSince.HandleAsync(http, topic, store))
+            .WithMetadata(new AuditedRead("events-since", "Events since")).Requires(AccessRule.ReadSession);
+        sessions.MapGet("/context", (HttpContext http, string topic, Marten.IDocumentStore store) => ContextAsOf.HandleAsync(http, topic, store))
+            .WithMetadata(new AuditedRead("context-as-of", "Context as of")).Requires(AccessRule.ReadSession);
+        sessions.MapGet("/export", (HttpContext http, string topic, SessionArchive archive) => archive.ExportAsync(http, topic))
+            .WithMetadata(new AuditedRead("export", "Export")).Requires(AccessRule.ReadSessionAudit);
+        sessions.MapPost("/import", (HttpContext http, string topic, SessionArchive archive) => archive.ImportAsync(http, topic))
+            .Requires(AccessRule.WriteSystem).DisableAntiforgery();
+        sessions.MapPost("/replay", (HttpContext http, string topic, SessionReplay replays) => replays.StartAsync(http, topic))
+            .Requires(AccessRule.ReadSessionAudit).DisableAntiforgery();
+
+        all.MapGet("/api/sessions", (HttpContext http, Marten.IQuerySession query) => SessionSummaries.ListAsync(http, query))
+            .WithMetadata(new AuditedRead("audit-query", "session-summaries")).Requires(AccessRule.ReadAudit);
+        all.MapGet("/api/replays/{id}", (string id, SessionReplay replays) => replays.Get(id)).Requires(AccessRule.ReadAudit);
+        all.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id)).Requires(AccessRule.ReadAudit);
+        Audit.AuditEndpoints.MapAudit(all, sessions);
     }
 
-    /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get an OperationOutcome too.</summary>
-    private static Task BareStatusAsOperationOutcome(StatusCodeContext context)
-    {
-        var http = context.HttpContext;
-        var (code, message) = http.Response.StatusCode switch
-        {
-            StatusCodes.Status404NotFound => (Hl7.Fhir.Model.OperationOutcome.IssueType.NotFound, $"No such endpoint: {http.Request.Path}."),
-            StatusCodes.Status405MethodNotAllowed => (Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported, $"{http.Request.Method} is not supported on {http.Request.Path}."),
-            var other => (Hl7.Fhir.Model.OperationOutcome.IssueType.Invalid, $"The request failed with status {other}."),
-        };
-        http.Response.ContentType = OperationOutcomes.ContentType;
-        return http.Response.WriteAsync(OperationOutcomes.Json(code, message));
-    }
+    private static readonly string[] EventMediaTypes = ["application/json", "application/fhir+json"];
 
-    private static bool IsUrlEncodedForm(HttpRequest request) =>
-        string.Equals(request.ContentType?.Split(';')[0].Trim(), "application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
+    private static RouteHandlerBuilder Requires(this RouteHandlerBuilder endpoint, AccessRule rule) => endpoint.WithMetadata(new RequiresAccess(rule));
 
     /// <summary>Event requests are JSON (HUB-GEN-02): `application/json` or `application/fhir+json`; anything else is 415.</summary>
-    private static Task<IResult> PublishOrUnsupported(HttpContext http, PublishNotification publish, string? pathTopic)
+    private static IResult Unsupported(HttpContext http)
     {
-        var mediaType = http.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
-        if (mediaType is "application/json" or "application/fhir+json") return publish.HandleAsync(http, pathTopic);
-        return Task.FromResult(publish.Audited(http, pathTopic, StatusCodes.Status415UnsupportedMediaType, $"unsupported media type '{mediaType}'", http.Request.HasFormContentType
-            ? PlainText.Error(StatusCodes.Status415UnsupportedMediaType, "Subscription requests go to the hub URL itself, as application/x-www-form-urlencoded.")
-            : OperationOutcomes.Result(StatusCodes.Status415UnsupportedMediaType, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
-                "Send events as application/json or application/fhir+json; subscriptions as application/x-www-form-urlencoded.")));
+        var mediaType = http.Request.ContentType?.Split(';')[0].Trim();
+        return Answers.For(Domain.Rejection.UnsupportedMediaType(
+            $"'{mediaType}' is not taken here: send events as application/json or application/fhir+json, subscriptions as application/x-www-form-urlencoded."));
+    }
+
+    /// <summary>Responses the framework ends without a body (unknown path 404, wrong method 405) get the endpoint's error format too.</summary>
+    private static Task BareStatus(StatusCodeContext context)
+    {
+        var http = context.HttpContext;
+        var answer = http.Response.StatusCode switch
+        {
+            StatusCodes.Status404NotFound => Answers.NotFound($"No such endpoint: {http.Request.Path}."),
+            StatusCodes.Status405MethodNotAllowed => Answers.Error(StatusCodes.Status405MethodNotAllowed, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
+                $"{http.Request.Method} is not supported on {http.Request.Path}."),
+            var other => Answers.Error(other, Hl7.Fhir.Model.OperationOutcome.IssueType.Invalid, $"The request failed with status {other}."),
+        };
+        return answer.ExecuteAsync(http);
     }
 }

@@ -80,6 +80,14 @@ public sealed class HubOptions
     /// </summary>
     public string? PublicBaseUrl { get; set; }
 
+    /// Per-topic state of a topic not used for this long (its dispatcher, its writer's turn and last committed state) is
+    /// released; it is read again from the store when the topic is next used.
+    /// </summary>
+    public int IdleTopicSeconds { get; set; } = 600;
+
+    /// <summary>How long a finished replay run stays readable at `GET /api/replays/{id}`.</summary>
+    public int FinishedReplayRetentionMinutes { get; set; } = 60;
+
     public HubLimits Limits { get; set; } = new();
 
     public HubCorsOptions Cors { get; set; } = new();
@@ -176,6 +184,12 @@ public sealed class HubLimits
 
     /// <summary>Entries in one update bundle; more is 413 (HUB-CS-14).</summary>
     public int MaxBundleEntries { get; set; } = 1000;
+
+    /// <summary>
+    /// Audit documents (receipts, rejected and read audits) waiting to be stored; while more wait, new requests get 503
+    /// with Retry-After instead of the queue growing without bound (e.g. while the database is away).
+    /// </summary>
+    public int AuditQueueCapacity { get; set; } = 50_000;
 
     /// <summary>Largest WebSocket message (an ack) the hub reads from a subscriber.</summary>
     public int MaxInboundMessageBytes { get; set; } = 64 * 1024;

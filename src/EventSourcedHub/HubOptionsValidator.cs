@@ -30,6 +30,8 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
             .WithMessage("Hub:ForwardedHeaders:KnownProxies: '{PropertyValue}' is not an IP address.");
         RuleForEach(o => o.ForwardedHeaders.KnownNetworks).Must(n => System.Net.IPNetwork.TryParse(n, out _))
             .WithMessage("Hub:ForwardedHeaders:KnownNetworks: '{PropertyValue}' is not a network in CIDR form such as 10.0.0.0/24.");
+        RuleFor(o => o.IdleTopicSeconds).GreaterThan(0).WithName("Hub:IdleTopicSeconds");
+        RuleFor(o => o.FinishedReplayRetentionMinutes).GreaterThanOrEqualTo(0).WithName("Hub:FinishedReplayRetentionMinutes");
         RuleFor(o => o.AuditBatchMilliseconds).InclusiveBetween(1, 60_000).WithName("Hub:AuditBatchMilliseconds");
         RuleFor(o => o.SyncErrorSeverity).Must(s => s is "warning" or "information" or "error" or "fatal")
             .WithMessage("Hub:SyncErrorSeverity must be one of warning, information, error, fatal.").WithName("Hub:SyncErrorSeverity");
@@ -43,6 +45,7 @@ public sealed class HubOptionsValidator : AbstractValidator<HubOptions>
         RuleFor(o => o.Limits.MaxRequestBodyBytes).GreaterThan(0).WithName("Hub:Limits:MaxRequestBodyBytes");
         RuleFor(o => o.Limits.SubscriberQueueCapacity).GreaterThan(0).WithName("Hub:Limits:SubscriberQueueCapacity");
         RuleFor(o => o.Limits.MaxInboundMessageBytes).GreaterThan(0).WithName("Hub:Limits:MaxInboundMessageBytes");
+        RuleFor(o => o.Limits.AuditQueueCapacity).GreaterThan(0).WithName("Hub:Limits:AuditQueueCapacity");
     }
 
     private static bool BeAnHttpBaseUrl(string url) =>

@@ -377,3 +377,50 @@ public class NotificationRequestTests
         Assert.Null(Request(json).VersionId);
     }
 }
+
+public class StorableTextTests
+{
+    public static TheoryData<string, string> UnstorableEvents() => new()
+    {
+        { "NUL in id", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"a\u0000b","event":{"hub.topic":"t","hub.event":"Patient-open","context":[]}}""" },
+        { "lone surrogate in id", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"\ud800","event":{"hub.topic":"t","hub.event":"Patient-open","context":[]}}""" },
+        { "lone surrogate in timestamp", """{"timestamp":"\udc00","id":"e","event":{"hub.topic":"t","hub.event":"Patient-open","context":[]}}""" },
+        { "lone surrogate in hub.event", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"e","event":{"hub.topic":"t","hub.event":"\ud800-open","context":[]}}""" },
+        { "NUL in hub.topic", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"e","event":{"hub.topic":"t\u0000","hub.event":"Patient-open","context":[]}}""" },
+        { "NUL deep in a resource", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"e","event":{"hub.topic":"t","hub.event":"Patient-open","context":[{"key":"patient","resource":{"resourceType":"Patient","id":"p","name":[{"text":"x\u0000"}]}}]}}""" },
+        { "lone surrogate in a member name", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"e","event":{"hub.topic":"t","hub.event":"Patient-open","context":[{"key":"patient","\ud800":1,"resource":{"resourceType":"Patient","id":"p"}}]}}""" },
+        { "lone low surrogate after a pair", """{"timestamp":"2025-03-01T14:58:45.988Z","id":"e","event":{"hub.topic":"t","hub.event":"Patient-open","context":[{"key":"patient","resource":{"resourceType":"Patient","id":"\ud83d\ude00\ude00"}}]}}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnstorableEvents))]
+    public void Rulings_30_text_postgresql_cannot_store_anywhere_in_an_event_is_rejected(string why, string json)
+    {
+        var rejection = TestData.Rejected(NotificationRequest.Parse(json, null));
+        Assert.Equal(RejectionKind.Invalid, rejection.Kind);
+        Assert.True(rejection.Message.Contains("NUL character or a lone UTF-16 surrogate", StringComparison.Ordinal), $"{why}: {rejection.Message}");
+    }
+
+    [Fact]
+    public void Rulings_30_a_surrogate_pair_and_an_escaped_backslash_u_are_storable()
+    {
+        var json = """{"timestamp":"2025-03-01T14:58:45.988Z","id":"\ud83d\ude00","event":{"hub.topic":"t","hub.event":"Patient-open","context":[{"key":"patient","resource":{"resourceType":"Patient","id":"p","text":"\\u0000"}}]}}""";
+        Assert.False(NotificationRequest.Parse(json, null).IsRejected);
+    }
+
+    [Fact]
+    public void Rulings_30_a_form_field_with_a_lone_surrogate_is_rejected()
+    {
+        var rejection = TestData.Rejected(SubscriptionRequest.Parse([new("hub.mode", "subscribe"), new("subscriber.name", "a\ud800")]));
+        Assert.Contains("`subscriber.name` contains a NUL character or a lone UTF-16 surrogate", rejection.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void escaping_keeps_pairs_and_writes_nul_and_lone_surrogates_as_escapes()
+    {
+        Assert.Equal("a\\u0000b\\ud800\ud83d\ude00", StorableText.Escape("a\0b\ud800\ud83d\ude00"));
+        Assert.Equal("plain", StorableText.Escape("plain"));
+        Assert.True(StorableText.IsStorable("\ud83d\ude00"));
+        Assert.False(StorableText.IsStorable("\ude00"));
+    }
+}

@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EventSourcedHub.Domain;
@@ -27,35 +28,49 @@ public static class AuditApi
 
     private static IResult Fhir(Resource resource) => Results.Content(Serializer.SerializeToString(resource), FhirJson);
 
-    /// <summary>`GET /api/sessions/{topic}/audit`: every AuditEvent of the session, in stream order.</summary>
+    /// <summary>
+    /// `GET /api/sessions/{topic}/audit`: every AuditEvent about the session in the order of what they record (rulings.md
+    /// 20, 34): its events, and the reads, rejected requests and deliveries that concern it.
+    /// </summary>
     public static async Task<IResult> SessionAuditAsync(string topic, HttpRequest request, IQuerySession query, CancellationToken ct)
     {
-        if (!await Storage.TopicDocuments.ExistsAsync(query, topic, ct)) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
-        // The session's events in stream order, then the requests on this topic that were rejected (rulings.md 11),
-        // in the order they were recorded. Read audits are found with /fhir/AuditEvent?subtype=...&entity=<topic>.
-        var records = (await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.EventType != OffStreamAudit.Read).ToListAsync(ct))
-            .OrderBy(r => r.StreamVersion == 0).ThenBy(r => r.StreamVersion).ThenBy(r => r.Recorded).ToList();
+        if (!await Storage.TopicDocuments.ExistsAsync(query, topic, ct)) return Answers.NotFound($"Unknown topic '{topic}'.");
+        var records = (await query.Query<AuditRecord>().Where(r => r.Topic == topic).ToListAsync(ct))
+            .OrderBy(r => r.Recorded).ThenBy(r => r.StreamVersion).ThenBy(r => r.Id, StringComparer.Ordinal).ToList();
         var bundle = SearchSet(request, "AuditEvent", records.Select(r => (r.Id, r.Json)), next: null);
         bundle.Total = records.Count;
         return Fhir(bundle);
     }
 
-    /// <summary>`GET /api/sessions/{topic}/timeline`: one entry per recorded event, in stream order.</summary>
+    /// <summary>
+    /// `GET /api/sessions/{topic}/timeline`: one entry per recorded event (with its deliveries), read and rejected request
+    /// about the session, in the order of what they record.
+    /// </summary>
     public static async Task<IResult> TimelineAsync(string topic, IQuerySession query, CancellationToken ct)
     {
-        if (!await Storage.TopicDocuments.ExistsAsync(query, topic, ct)) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
-        var records = await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.StreamVersion > 0).OrderBy(r => r.StreamVersion).ToListAsync(ct);
+        if (!await Storage.TopicDocuments.ExistsAsync(query, topic, ct)) return Answers.NotFound($"Unknown topic '{topic}'.");
+        var records = (await query.Query<AuditRecord>().Where(r => r.Topic == topic && r.EventType != OffStreamAudit.Delivery).ToListAsync(ct))
+            .OrderBy(r => r.Recorded).ThenBy(r => r.StreamVersion).ThenBy(r => r.Id, StringComparer.Ordinal);
         var receipts = (await query.Query<DeliveryReceipt>().Where(d => d.Topic == topic).ToListAsync(ct))
             .ToLookup(d => d.StreamVersion);
         var entries = new JsonArray();
         foreach (var r in records)
         {
-            var entry = new JsonObject
+            var entry = new JsonObject();
+            if (r.StreamVersion > 0) entry["version"] = r.StreamVersion;
+            entry["recorded"] = r.Recorded.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+            entry["type"] = r.EventType;
+            if (r.StreamVersion == 0)
             {
-                ["version"] = r.StreamVersion,
-                ["recorded"] = r.Recorded.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture),
-                ["type"] = r.EventType,
-            };
+                // A read or a rejected request: not a stream event, told by its subtype and description.
+                entry["subtype"] = r.Subtype;
+                entry["agent"] = r.Agent;
+                entry["outcome"] = r.Outcome;
+                entry["description"] = JsonNode.Parse(r.Json)?["outcomeDesc"]?.GetValue<string>();
+                entry["auditEvent"] = r.Id;
+                entries.Add(entry);
+                continue;
+            }
             if (r.EventName is not null) entry["event"] = r.EventName;
             if (r.EventId is not null) entry["id"] = r.EventId;
             if (r.EventName is null) entry["step"] = r.Subtype;
@@ -67,6 +82,10 @@ public static class AuditApi
         }
         return Results.Text(new JsonObject { ["topic"] = topic, ["events"] = entries }.ToJsonString(), "application/json");
     }
+
+    /// <summary>`GET /api/audit/dead-letters`: audit documents PostgreSQL refused even alone, newest first (at most 500).</summary>
+    public static async Task<IResult> DeadLettersAsync(IQuerySession query, CancellationToken ct) =>
+        Results.Json(await query.Query<AuditDeadLetter>().OrderByDescending(d => d.At).Take(500).ToListAsync(ct));
 
     /// <summary>One entry per subscriber the notification (or an implied open of it) was written to, in the order sent.</summary>
     private static JsonArray Deliveries(IEnumerable<DeliveryReceipt> receipts)
@@ -93,13 +112,13 @@ public static class AuditApi
     public static async Task<IResult> ReadAuditEventAsync(string id, IQuerySession query, CancellationToken ct)
     {
         var record = await query.LoadAsync<AuditRecord>(id, ct);
-        return record is null ? OperationOutcomes.NotFound($"No AuditEvent with id '{id}'.") : Results.Content(record.Json, FhirJson);
+        return record is null ? Answers.NotFound($"No AuditEvent with id '{id}'.") : Results.Content(record.Json, FhirJson);
     }
 
     public static async Task<IResult> ReadProvenanceAsync(string id, IQuerySession query, CancellationToken ct)
     {
         var record = await query.LoadAsync<ProvenanceRecord>(id, ct);
-        return record is null ? OperationOutcomes.NotFound($"No Provenance with id '{id}'.") : Results.Content(record.Json, FhirJson);
+        return record is null ? Answers.NotFound($"No Provenance with id '{id}'.") : Results.Content(record.Json, FhirJson);
     }
 
     /// <summary>`GET /fhir/AuditEvent?...`: keyset-paged by (recorded, id), so records written meanwhile never shift a page.</summary>
@@ -133,7 +152,7 @@ public static class AuditApi
         }
         catch (SearchRejected e)
         {
-            return OperationOutcomes.Result(StatusCodes.Status400BadRequest, e.Code, e.Message);
+            return Answers.Error(StatusCodes.Status400BadRequest, e.Code, e.Message);
         }
     }
 
@@ -153,7 +172,7 @@ public static class AuditApi
         }
         catch (SearchRejected e)
         {
-            return OperationOutcomes.Result(StatusCodes.Status400BadRequest, e.Code, e.Message);
+            return Answers.Error(StatusCodes.Status400BadRequest, e.Code, e.Message);
         }
     }
 

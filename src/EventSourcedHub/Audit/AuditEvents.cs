@@ -1,4 +1,5 @@
 using EventSourcedHub.Domain;
+using EventSourcedHub.Security;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using ResourceReference = Hl7.Fhir.Model.ResourceReference;
@@ -28,16 +29,24 @@ public static class AuditEvents
     private sealed record Shape(string Category, string Subtype, string? Display, AuditEvent.AuditEventAction Action, string Outcome,
         bool SubscriberRequested, string? EndpointId, string? OutcomeText, string? IheTransaction, string? IheDisplay);
 
-    /// <summary>The AuditEvent of one committed topic-stream event; <paramref name="subscriberName"/> names the app it is about.</summary>
-    public static AuditRecord Record(RecordedEvent e, string? subscriberName)
+    /// <summary>
+    /// The AuditEvent of one committed topic-stream event; <paramref name="subscriberName"/> names the app it is about,
+    /// <paramref name="actor"/> who acted (recorded with the event; null for events recorded without one).
+    /// </summary>
+    public static AuditRecord Record(RecordedEvent e, string? subscriberName, Actor? actor = null)
     {
         var shape = ShapeOf(e.Data ?? throw new ArgumentException("An event of an unknown type has no AuditEvent.", nameof(e)));
         var notification = e.Data as INotificationEvent;
-        var refs = notification is null ? NotificationReferences.None : NotificationReferences.Read(notification.Notification);
+        var refs = notification is null ? NotificationReferences.None : NotificationReferences.Read(notification.Notification).Storable();
         var anchor = AnchorOf(e.Data);
         var entityRefs = refs.All.Concat(anchor is null ? [] : [anchor]).Distinct().ToArray();
         // A close the hub decided itself (an evicted suspended anchor) was not sent by any app.
-        var agent = e.Data is ContextClosed { Reason: not null } ? HubName : string.IsNullOrEmpty(subscriberName) ? Anonymous : subscriberName;
+        var acting = e.Data is ContextClosed { Reason: not null } ? Actor.Hub : actor;
+        subscriberName = string.IsNullOrEmpty(subscriberName) ? null : subscriberName;
+                // Without a token, a request about a subscription is named by that subscription's subscriber (rulings.md 33).
+        if (acting is { ClientId: null, IsHub: false } && shape.EndpointId is not null && subscriberName is not null && acting.Name != subscriberName)
+            acting = acting with { Name = subscriberName };
+        var agent = acting?.Name ?? subscriberName ?? Anonymous;
         var recorded = Microseconds(e.Timestamp);
         var record = new AuditRecord
         {
@@ -56,7 +65,7 @@ public static class AuditEvents
             PatientRefs = refs.Patients,
             EntityRefs = entityRefs,
         };
-        record.Json = Serializer.SerializeToString(Resource(record, shape, refs, anchor, notification));
+        record.Json = Serializer.SerializeToString(Resource(record, shape, refs, anchor, notification, acting, subscriberName));
         return record;
     }
 
@@ -100,7 +109,33 @@ public static class AuditEvents
         _ => throw new ArgumentOutOfRangeException(nameof(data), data.GetType().Name, "not a topic event"),
     };
 
-    private static AuditEvent Resource(AuditRecord record, Shape shape, NotificationReferences refs, string? anchor, INotificationEvent? notification)
+    public static AuditEvent.SourceComponent Source() => new()
+    {
+        Site = HubName,
+        Observer = new ResourceReference { Display = HubName },
+        Type = [new Coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")],
+    };
+
+    /// <summary>An agent of an AuditEvent: the client (identified by its token's client id) or app, and its network address.</summary>
+    public static AuditEvent.AgentComponent Agent(Actor actor, string? endpointId, bool requestor) => new()
+    {
+        Who = new ResourceReference
+        {
+            Display = actor.Display ?? actor.Name,
+            Identifier = actor.ClientId is { } client ? new Identifier(OffStreamAudit.ClientSystem, client)
+                : endpointId is null ? null : new Identifier(EndpointSystem, endpointId),
+        },
+        Name = actor.Name,
+        Requestor = requestor,
+        Network = actor.Address is null ? null : new AuditEvent.NetworkComponent
+        {
+            Address = actor.Address,
+            Type = AuditEvent.AuditEventAgentNetworkType.N2, // IP address
+        },
+    };
+
+    private static AuditEvent Resource(AuditRecord record, Shape shape, NotificationReferences refs, string? anchor, INotificationEvent? notification,
+        Actor? acting, string? subscriberName)
     {
         var audit = new AuditEvent
         {
@@ -117,28 +152,25 @@ public static class AuditEvents
                 _ => AuditEvent.AuditEventOutcome.N0,
             },
             OutcomeDesc = shape.OutcomeText,
-            Source = new AuditEvent.SourceComponent
-            {
-                Site = HubName,
-                Observer = new ResourceReference { Display = HubName },
-                Type = [new Coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server")],
-            },
+            Source = Source(),
         };
         if (shape.IheTransaction is not null) audit.Subtype.Add(new Coding(IheTransactionSystem, shape.IheTransaction, shape.IheDisplay));
 
-        var app = new AuditEvent.AgentComponent
+        if (acting is not null)
         {
-            Who = new ResourceReference
-            {
-                Display = record.Agent,
-                Identifier = shape.EndpointId is null ? null : new Identifier(EndpointSystem, shape.EndpointId),
-            },
-            Name = record.Agent,
-            Requestor = shape.SubscriberRequested || shape.Category == "notification",
-        };
-        audit.Agent.Add(app);
-        if (!app.Requestor.GetValueOrDefault())
-            audit.Agent.Add(new AuditEvent.AgentComponent { Who = new ResourceReference { Display = HubName }, Name = HubName, Requestor = true });
+            // Who acted, then the subscriber the step is about when that is someone else (e.g. the hub ending it).
+            var isSubscriber = acting.ClientId is null && acting.Name == subscriberName;
+            audit.Agent.Add(Agent(acting, isSubscriber ? shape.EndpointId : null, requestor: true));
+            if (shape.EndpointId is not null && !isSubscriber)
+                audit.Agent.Add(Agent(Actor.Subscriber(subscriberName ?? Anonymous), shape.EndpointId, requestor: false));
+        }
+        else
+        {
+            // Recorded without its actor (an earlier release, an import): the app it is about, and the hub for its own steps.
+            var app = Agent(Actor.Subscriber(record.Agent), shape.EndpointId, shape.SubscriberRequested || shape.Category == "notification");
+            audit.Agent.Add(app);
+            if (!app.Requestor.GetValueOrDefault()) audit.Agent.Add(Agent(Actor.Hub, null, requestor: true));
+        }
 
         audit.Entity.Add(new AuditEvent.EntityComponent
         {

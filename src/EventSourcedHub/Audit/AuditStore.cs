@@ -27,5 +27,6 @@ public static class AuditStore
             .Duplicate(x => x.Target)
             .Duplicate(x => x.Agent);
         opts.Schema.For<AuditProgress>().Duplicate(x => x.Version);
+        opts.Schema.For<AuditDeadLetter>().Duplicate(x => x.At);
     }
 }

@@ -20,10 +20,19 @@ public sealed class AuditProgress
     public string Id { get; set; } = "";
     public long Version { get; set; }
     public string Head { get; set; } = HashChain.Genesis;
+
+    /// <summary>
+    /// The first version audited after the chain was found broken (its predecessor's link missing), and why; verify
+    /// reports it. Null while the chain is whole.
+    /// </summary>
+    public long? BrokenAt { get; set; }
+    public string? BrokenReason { get; set; }
 }
 
 /// <summary>A committed topic-stream event as stored: its `mt_events` row, with <see cref="Json"/> as PostgreSQL returns it.</summary>
-public sealed record RecordedEvent(string Topic, long Version, Guid Id, string Type, DateTimeOffset Timestamp, string Json, object? Data);
+/// <remarks><see cref="Actor"/> is who acted, as recorded in the event's headers (null when recorded without one).</remarks>
+public sealed record RecordedEvent(string Topic, long Version, Guid Id, string Type, DateTimeOffset Timestamp, string Json, object? Data,
+    Security.Actor? Actor = null);
 
 /// <summary>
 /// Writes the audit trail of every topic from the committed log, off the write path (rulings.md 29): one AuditEvent per
@@ -261,13 +270,19 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
         foreach (var (topic, recorded) in events)
         {
             var trail = progress[topic];
+            if (recorded[0].Version != trail.Version + 1)
+            {
+                // Rows are missing before this one: chained on, but said loudly; verify finds the gap.
+                logger.LogError("Audit trail of topic {Topic}: expected event version {Expected}, found {Found}: stored events are missing",
+                    topic, trail.Version + 1, recorded[0].Version);
+            }
             foreach (var e in recorded)
             {
                 if (e.Data is not null)
                 {
                     var subscriber = SubscriberOf(e.Data, names);
-                    session.Store(AuditEvents.Record(e, subscriber));
-                    if (e.Data is ContentUpdated update) session.Store(ProvenanceRecords.For(e, update, AuditEvents.Anonymous).ToArray());
+                    session.Store(AuditEvents.Record(e, subscriber, e.Actor));
+                    if (e.Data is ContentUpdated update) session.Store(ProvenanceRecords.For(e, update, AgentOf(e, subscriber)).ToArray());
                 }
                 else
                 {
@@ -286,8 +301,9 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
         }
         catch when (offStream.Count > 0)
         {
-            // Whatever failed, the queued documents go back to the writer's own path; the trail tries again.
-            await writer.StoreAsync(offStream);
+            // Whatever failed, the queued documents go back to the writer's own path (which isolates a bad one); the
+            // trail tries again without them.
+            writer.Return(offStream);
             throw;
         }
         return complete;
@@ -309,12 +325,28 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
 
     /// <summary>
     /// A topic seen for the first time: its trail starts at the beginning, or after the last chain link a hub of an
-    /// earlier release wrote in the events' own transactions.
+    /// earlier release wrote in the events' own transactions. When the topic was audited beyond its last link (its
+    /// progress and links were deleted), the predecessor is missing: that is an error, logged and kept for verify,
+    /// never a silent new chain from the genesis.
     /// </summary>
-    private static async Task<AuditProgress> StartAsync(IQuerySession session, string topic, CancellationToken ct)
+    private async Task<AuditProgress> StartAsync(IQuerySession session, string topic, CancellationToken ct)
     {
         var last = await session.Query<ChainLink>().Where(l => l.Topic == topic).OrderByDescending(l => l.StreamVersion).FirstOrDefaultAsync(ct);
-        return new AuditProgress { Id = topic, Version = last?.StreamVersion ?? 0, Head = last?.Hash ?? HashChain.Genesis };
+        var progress = new AuditProgress { Id = topic, Version = last?.StreamVersion ?? 0, Head = last?.Hash ?? HashChain.Genesis };
+        var audited = await session.Query<AuditRecord>().Where(r => r.Topic == topic && r.StreamVersion > progress.Version)
+            .OrderByDescending(r => r.StreamVersion).Select(r => r.StreamVersion).FirstOrDefaultAsync(ct);
+        if (audited > progress.Version)
+        {
+            progress.BrokenAt = audited + 1;
+            progress.BrokenReason = $"the chain link of version {audited} (the predecessor of version {audited + 1}) is missing; the topic's audit " +
+                                    $"progress was lost, its last link found is of version {progress.Version}";
+            logger.LogError("Audit trail of topic {Topic}: {Reason}. Its events after version {Version} are chained after the last link found; verify reports the break",
+                topic, progress.BrokenReason, audited);
+            progress.Version = audited;
+            // Chained on from a head that records the break, so the links after it can never pass for a chain of their own.
+            progress.Head = HashChain.Link(progress.Head, $"missing predecessor of version {audited + 1}");
+        }
+        return progress;
     }
 
     /// <summary>The events after each topic's trail, at most <see cref="MaxEventsPerTopic"/> per topic, in one query.</summary>
@@ -324,7 +356,7 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
         await connection.OpenAsync(ct);
         await using var command = new NpgsqlCommand(
             $"""
-             select e.stream_id, e.version, e.id, e.type, e.timestamp, e.data::text
+             select e.stream_id, e.version, e.id, e.type, e.timestamp, e.data::text, e.headers::text
              from unnest(@topics, @after) as t(topic, after)
              join {HubStore.Schema}.mt_events e on e.stream_id = t.topic and e.version > t.after and e.version <= t.after + {MaxEventsPerTopic}
              order by e.stream_id, e.version
@@ -341,7 +373,8 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
             var data = HubStore.EventTypes.TryGetValue(type, out var clrType)
                 ? serializer.FromJson(clrType, new MemoryStream(Encoding.UTF8.GetBytes(json)))
                 : null;
-            var e = new RecordedEvent(reader.GetString(0), reader.GetInt64(1), reader.GetGuid(2), type, reader.GetFieldValue<DateTimeOffset>(4), json, data);
+            var actor = reader.IsDBNull(6) ? null : Security.Actor.FromHeaders(reader.GetString(6));
+            var e = new RecordedEvent(reader.GetString(0), reader.GetInt64(1), reader.GetGuid(2), type, reader.GetFieldValue<DateTimeOffset>(4), json, data, actor);
             if (!events.TryGetValue(e.Topic, out var list)) events[e.Topic] = list = [];
             list.Add(e);
         }
@@ -390,6 +423,9 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
         };
     }
 
+    /// <summary>The author of a content change: the client recorded with the event, else (an earlier release) `anonymous`.</summary>
+    private static Security.Actor AgentOf(RecordedEvent e, string? subscriber) => e.Actor ?? new Security.Actor(subscriber ?? AuditEvents.Anonymous);
+
     private static string? SubscriberOf(object data, Dictionary<string, string> names) => data switch
     {
         Subscribed s => s.SubscriberName,
@@ -418,15 +454,17 @@ public sealed class AuditTrail(IDocumentStore store, AuditWriter writer, HubClus
             await using var session = store.LightweightSession();
             var events = (await session.Events.FetchStreamAsync(topic, token: ct)).ToDictionary(e => e.Version);
             var recorded = rows.Where(r => events.ContainsKey(r.Version))
-                .Select(r => new RecordedEvent(topic, r.Version, events[r.Version].Id, r.Type, r.Timestamp, r.Json, events[r.Version].Data)).ToList();
+                .Select(r => new RecordedEvent(topic, r.Version, events[r.Version].Id, r.Type, r.Timestamp, r.Json, events[r.Version].Data,
+                    Security.Actor.FromHeaders(events[r.Version].Headers))).ToList();
             var names = await SubscriberNamesAsync(session, recorded, ct);
             // Folded along, for the updates an earlier release recorded without the activity of their changes.
             var state = TopicSession.Start(topic);
             foreach (var e in recorded.Where(e => e.Data is not null))
             {
-                session.Store(AuditEvents.Record(e, SubscriberOf(e.Data!, names)));
+                var subscriber = SubscriberOf(e.Data!, names);
+                session.Store(AuditEvents.Record(e, subscriber, e.Actor));
                 if (e.Data is ContentUpdated update)
-                    session.Store(ProvenanceRecords.For(e, WithActivities(state, update), AuditEvents.Anonymous).ToArray());
+                    session.Store(ProvenanceRecords.For(e, WithActivities(state, update), AgentOf(e, subscriber)).ToArray());
                 state = TopicSession.Evolve(state, e.Data!);
             }
             await session.SaveChangesAsync(ct);

@@ -12,6 +12,16 @@ public sealed record NotificationReferences(string[] Patients, string[] Studies,
 
     public IEnumerable<string> All => Patients.Concat(Studies).Concat(Reports).Concat(Others);
 
+    /// <summary>
+    /// The references with anything PostgreSQL cannot store escaped: an event recorded before such text was refused at
+    /// the door must not stop its topic's audit trail.
+    /// </summary>
+    public NotificationReferences Storable()
+    {
+        static string[] Escaped(string[] refs) => refs.All(Domain.StorableText.IsStorable) ? refs : refs.Select(Domain.StorableText.Escape).ToArray();
+        return new NotificationReferences(Escaped(Patients), Escaped(Studies), Escaped(Reports), Escaped(Others));
+    }
+
     /// <summary>`Type/id` of every `context` entry that carries a `resource` (with an id) or a `reference`; SyncError bodies and bundles are skipped.</summary>
     public static NotificationReferences Read(string notification)
     {

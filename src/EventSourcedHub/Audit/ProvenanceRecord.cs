@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EventSourcedHub.Domain;
+using EventSourcedHub.Security;
 using Hl7.Fhir.Model;
 using Hl7.Fhir.Serialization;
 using ResourceReference = Hl7.Fhir.Model.ResourceReference;
@@ -40,7 +41,7 @@ public static class ProvenanceRecords
     public const string DataOperationSystem = "http://terminology.hl7.org/CodeSystem/v3-DataOperation";
     private static readonly FhirJsonSerializer Serializer = new();
 
-    public static IEnumerable<ProvenanceRecord> For(RecordedEvent e, ContentUpdated update, string agent)
+    public static IEnumerable<ProvenanceRecord> For(RecordedEvent e, ContentUpdated update, Actor agent)
     {
         var anchor = $"{update.AnchorType}/{update.AnchorId}";
         var recorded = AuditEvents.Microseconds(e.Timestamp);
@@ -56,16 +57,16 @@ public static class ProvenanceRecords
                 Recorded = recorded,
                 Target = $"{change.ResourceType}/{change.ResourceId}",
                 Activity = change.ActivityCode,
-                Agent = agent,
+                Agent = agent.Name,
                 EventId = update.EventId,
                 Anchor = anchor,
             };
-            record.Json = Serializer.SerializeToString(Resource(record, VersionOf(change.Resource)));
+            record.Json = Serializer.SerializeToString(Resource(record, agent, VersionOf(change.Resource)));
             yield return record;
         }
     }
 
-    private static Provenance Resource(ProvenanceRecord record, string? version) => new()
+    private static Provenance Resource(ProvenanceRecord record, Actor agent, string? version) => new()
     {
         Id = record.Id,
         Target = [new ResourceReference(version is null ? record.Target : $"{record.Target}/_history/{version}")],
@@ -81,7 +82,11 @@ public static class ProvenanceRecords
             new Provenance.AgentComponent
             {
                 Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author", "Author"),
-                Who = new ResourceReference { Display = record.Agent },
+                Who = new ResourceReference
+                {
+                    Display = agent.Display ?? agent.Name,
+                    Identifier = agent.ClientId is { } client ? new Identifier(OffStreamAudit.ClientSystem, client) : null,
+                },
             },
         ],
         Entity =

@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Text.Json.Nodes;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
@@ -19,13 +20,14 @@ public static class VerifyChain
     {
         await using var query = store.QuerySession();
         var stream = await query.Events.FetchStreamStateAsync(topic, ct);
-        if (stream is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        if (stream is null) return Answers.NotFound($"Unknown topic '{topic}'.");
         var links = await query.Query<ChainLink>().Where(l => l.Topic == topic).OrderBy(l => l.StreamVersion).ToListAsync(ct);
         var rows = await ReadEventsAsync(store, topic, ct);
-        return Results.Text(Verify(stream.Version, rows, links).ToJsonString(), "application/json");
+        var progress = await query.LoadAsync<AuditProgress>(topic, ct);
+        return Results.Text(Verify(stream.Version, rows, links, progress).ToJsonString(), "application/json");
     }
 
-    public static JsonObject Verify(long expectedEvents, IReadOnlyList<StoredEvent> rows, IReadOnlyList<ChainLink> links)
+    public static JsonObject Verify(long expectedEvents, IReadOnlyList<StoredEvent> rows, IReadOnlyList<ChainLink> links, AuditProgress? progress = null)
     {
         var byVersion = rows.GroupBy(r => r.Version).ToDictionary(g => g.Key, g => g.ToList());
         var linkByVersion = links.GroupBy(l => l.StreamVersion).ToDictionary(g => g.Key, g => g.First());
@@ -52,6 +54,7 @@ public static class VerifyChain
                     previous = hash;
                 }
             }
+            if (problem is null && progress?.BrokenAt == version) problem = $"the audit trail found the chain broken here: {progress.BrokenReason}";
             if (problem is not null)
                 return new JsonObject { ["valid"] = false, ["events"] = rows.Count, ["firstBrokenVersion"] = version, ["reason"] = problem };
         }

@@ -11,14 +11,48 @@ namespace EventSourcedHub.Channels;
 /// Hands committed events to one dispatcher per topic. Each dispatcher processes its topic's events strictly in stream
 /// order, so every subscriber sees one and the same order (HUB-EVT-09, HUB-DIST-03).
 /// </summary>
-public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, ILogger<Distribution> logger)
-    : ICommitObserver, IRemoteCommitObserver, IAsyncDisposable
+public sealed class Distribution(IDocumentStore store, ChannelRegistry channels, Microsoft.Extensions.Options.IOptions<HubOptions> options,
+    ILogger<Distribution> logger) : ICommitObserver, IRemoteCommitObserver, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, TopicDispatcher> _dispatchers = new();
     private readonly CancellationTokenSource _stopping = new();
+    private Timer? _eviction;
 
-    public void Committed(Appended appended) =>
-        _dispatchers.GetOrAdd(appended.Topic, topic => new TopicDispatcher(topic, store, channels, logger, _stopping.Token)).Signal(appended);
+    public void Committed(Appended appended)
+    {
+        if (_eviction is null)
+        {
+            var period = TimeSpan.FromSeconds(Math.Clamp(options.Value.IdleTopicSeconds / 2.0, 0.5, 60));
+            var timer = new Timer(_ => EvictIdle(), null, period, period);
+            if (Interlocked.CompareExchange(ref _eviction, timer, null) is not null) timer.Dispose();
+        }
+        // A dispatcher retired by an eviction refuses the signal: the next one starts from the store.
+        while (true)
+        {
+            var dispatcher = _dispatchers.GetOrAdd(appended.Topic, topic => new TopicDispatcher(topic, store, channels, logger, _stopping.Token));
+            if (dispatcher.Signal(appended)) return;
+            _dispatchers.TryRemove(new KeyValuePair<string, TopicDispatcher>(appended.Topic, dispatcher));
+        }
+    }
+
+    /// <summary>
+    /// Retires the dispatchers of topics idle for `Hub:IdleTopicSeconds` with no live socket here; a later commit starts
+    /// a new one from the stored state. (What it forgets: which anchor each subscriber was last told of, so an implied
+    /// open may be sent once more, as after a restart.)
+    /// </summary>
+    internal void EvictIdle()
+    {
+        var idleFor = TimeSpan.FromSeconds(options.Value.IdleTopicSeconds);
+        var live = channels.All.Select(c => c.Topic).ToHashSet();
+        foreach (var (topic, dispatcher) in _dispatchers)
+        {
+            if (!live.Contains(topic) && dispatcher.TryRetire(idleFor))
+                _dispatchers.TryRemove(new KeyValuePair<string, TopicDispatcher>(topic, dispatcher));
+        }
+    }
+
+    /// <summary>Topics with a dispatcher in this process.</summary>
+    internal int Held => _dispatchers.Count;
 
     /// <summary>
     /// Another hub process appended to a topic (issue 14). Only a topic this process dispatches can have sockets here
@@ -37,6 +71,7 @@ public sealed class Distribution(IDocumentStore store, ChannelRegistry channels,
 
     public async ValueTask DisposeAsync()
     {
+        if (_eviction is not null) await _eviction.DisposeAsync();
         await _stopping.CancelAsync();
         await Task.WhenAll(_dispatchers.Values.Select(d => d.Completion));
     }
@@ -73,10 +108,52 @@ internal sealed class TopicDispatcher
 
     public Task Completion { get; }
 
-    public void Signal(Appended appended) => _signals.Writer.TryWrite(appended);
+    // Signals handed in and not yet handled, when the last was handled, and whether this dispatcher was retired: all
+    // under the lock, so a signal is never handed to a dispatcher that has stopped reading.
+    private readonly object _gate = new();
+    private int _outstanding;
+    private long _lastUsed = Environment.TickCount64;
+    private bool _retired;
 
-    /// <summary>The stream has events up to <paramref name="version"/> (<see cref="long.MaxValue"/>: up to its end).</summary>
-    public void SignalUpTo(long version) => _signals.Writer.TryWrite(new Appended(_topic, version == long.MaxValue ? long.MaxValue : version + 1, NoEvents));
+    /// <returns>false when this dispatcher was retired; the caller starts a new one.</returns>
+    public bool Signal(Appended appended)
+    {
+        lock (_gate)
+        {
+            if (_retired) return false;
+            _outstanding++;
+            _signals.Writer.TryWrite(appended);
+            return true;
+        }
+    }
+
+    /// <summary>Stops this dispatcher if it has had nothing to do for <paramref name="idleFor"/>.</summary>
+    public bool TryRetire(TimeSpan idleFor)
+    {
+        lock (_gate)
+        {
+            if (_retired) return true;
+            if (_outstanding > 0 || Environment.TickCount64 - _lastUsed < idleFor.TotalMilliseconds) return false;
+            _retired = true;
+            _signals.Writer.TryComplete();
+            return true;
+        }
+    }
+
+    private void Handled()
+    {
+        lock (_gate)
+        {
+            _outstanding--;
+            _lastUsed = Environment.TickCount64;
+        }
+    }
+
+    /// <summary>
+    /// The stream has events up to <paramref name="version"/> (<see cref="long.MaxValue"/>: up to its end). A retired
+    /// dispatcher ignores it: it had no socket to send to.
+    /// </summary>
+    public void SignalUpTo(long version) => Signal(new Appended(_topic, version == long.MaxValue ? long.MaxValue : version + 1, NoEvents));
 
     private async Task RunAsync(CancellationToken stopping)
     {
@@ -95,6 +172,10 @@ internal sealed class TopicDispatcher
                     _resumeAfter ??= _state?.Version ?? appended.FirstVersion - 1;
                     _state = null;
                     _pending.Clear();
+                }
+                finally
+                {
+                    Handled();
                 }
             }
         }

@@ -70,7 +70,7 @@ public sealed class SubscriptionExpiry(
         foreach (var topic in due.Select(e => e.Topic).Distinct())
         {
             await topics.AppendAsync(topic,
-                (state, _, _) => Task.FromResult<Decision<object[]>>(TopicDecisions.Expire(state, policy, now)), ct);
+                (state, _, _) => Task.FromResult<Decision<object[]>>(TopicDecisions.Expire(state, policy, now)), ct, Security.Actor.Hub.Headers());
         }
     }
 }

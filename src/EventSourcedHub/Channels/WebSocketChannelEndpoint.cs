@@ -1,6 +1,7 @@
 using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
-using EventSourcedHub.Fhir;
+using EventSourcedHub.Http;
+using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
 using Marten;
 using Microsoft.Extensions.Options;
@@ -44,7 +45,7 @@ public sealed class WebSocketChannelEndpoint(
         var limits = options.Value.Limits;
         SubscriberChannel channel = null!;
         channel = new SubscriberChannel(endpoint.Topic, endpointId, socket, limits.SubscriberQueueCapacity, limits.MaxInboundMessageBytes,
-            clock, refused => syncErrors.RefusedAsync(channel, refused), channelLogger, options.Value.DeliveryReceipts ? Receipts(endpoint) : null,
+            clock, refused => syncErrors.RefusedAsync(channel, endpoint.SubscriberName, refused), channelLogger, options.Value.DeliveryReceipts ? Receipts(endpoint) : null,
             options.Value.AwaitsAcks(endpoint.SubscriberName));
         if (endpoint.Status == EndpointStatus.Ended)
         {
@@ -63,7 +64,8 @@ public sealed class WebSocketChannelEndpoint(
         try
         {
             var confirmed = await topics.AppendAsync(endpoint.Topic,
-                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow(), cluster.NodeId)), http.RequestAborted);
+                (state, _, _) => Task.FromResult(TopicDecisions.Confirm(state, endpointId, clock.GetUtcNow(), cluster.NodeId)), http.RequestAborted,
+                Actor.Of(http, endpoint.SubscriberName).Headers());
             if (confirmed.IsRejected)
             {
                 // Confirmed before but not connected here: its socket was lost (e.g. a hub restart), so the subscription ends.
@@ -75,7 +77,7 @@ public sealed class WebSocketChannelEndpoint(
             }
 
             var closed = await channel.RunAsync(lifetime.ApplicationStopping);
-            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, closed.CloseCode, closed.Reason, channel.ResumePoint);
+            if (!closed.EndedByHub) await syncErrors.DroppedAsync(endpoint.Topic, endpointId, endpoint.SubscriberName, closed.CloseCode, closed.Reason, channel.ResumePoint);
         }
         finally
         {
@@ -84,22 +86,24 @@ public sealed class WebSocketChannelEndpoint(
         return Results.Empty;
     }
 
-    /// <summary>A refused upgrade is audited off the topic's stream (rulings.md 11).</summary>
-    private IResult Rejected(HttpContext http, int status, string reason, ChannelEndpoint? endpoint, string endpointId)
+    /// <summary>Names the refused upgrade for its audit (Http/RequestAudit, off the topic's stream, rulings.md 11).</summary>
+    private static IResult Rejected(HttpContext http, int status, string reason, ChannelEndpoint? endpoint, string endpointId)
     {
-        audit.Write(OffStreamAudit.RejectedRequest(http, status, "rejected-connect", reason, endpoint?.Topic, endpoint?.SubscriberName,
-            Hl7.Fhir.Model.AuditEvent.AuditEventAction.E, endpointId: endpointId));
+        var details = RequestAudit.Details(http);
+        details.Topic = endpoint?.Topic;
+        details.SubscriberName = endpoint?.SubscriberName;
+        details.EndpointId = endpointId;
         return status switch
         {
-            StatusCodes.Status404NotFound => OperationOutcomes.NotFound(reason),
-            StatusCodes.Status409Conflict => OperationOutcomes.Conflict(reason),
-            StatusCodes.Status403Forbidden => OperationOutcomes.Result(status, Hl7.Fhir.Model.OperationOutcome.IssueType.Forbidden, reason),
-            _ => OperationOutcomes.Invalid(reason),
+            StatusCodes.Status404NotFound => Answers.NotFound(reason),
+            StatusCodes.Status409Conflict => Answers.Conflict(reason),
+            StatusCodes.Status403Forbidden => Answers.Forbidden(reason),
+            _ => Answers.Invalid(reason),
         };
     }
 
     /// <summary>One <see cref="DeliveryReceipt"/> per notification written to this socket, queued to the audit writer.</summary>
-    private Action<AckOutcome> Receipts(ChannelEndpoint endpoint) => outcome => audit.Write(new DeliveryReceipt
+    private Action<AckOutcome> Receipts(ChannelEndpoint endpoint) => outcome => Receipt(new DeliveryReceipt
     {
         Id = Guid.CreateVersion7().ToString(),
         Topic = endpoint.Topic,
@@ -116,4 +120,11 @@ public sealed class WebSocketChannelEndpoint(
         ClosedBeforeAck = outcome.Awaited && outcome.AckedAt is null && !outcome.TimedOut,
         AckAwaited = outcome.Awaited,
     });
+
+    /// <summary>The receipt, and its AuditEvent for the session's audit (rulings.md 34).</summary>
+    private void Receipt(DeliveryReceipt receipt)
+    {
+        audit.Write(receipt);
+        audit.Write(OffStreamAudit.ForDelivery(receipt));
+    }
 }

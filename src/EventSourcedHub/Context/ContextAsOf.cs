@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Globalization;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
@@ -18,19 +19,19 @@ public static class ContextAsOf
         var hasVersion = query.TryGetValue("version", out var versionText);
         var hasAt = query.TryGetValue("at", out var atText);
         if (hasVersion == hasAt || versionText.Count > 1 || atText.Count > 1)
-            return OperationOutcomes.Invalid("Give exactly one of `version` (a stream version) or `at` (an ISO 8601 date-time).");
+            return Answers.Invalid("Give exactly one of `version` (a stream version) or `at` (an ISO 8601 date-time).");
         long version = 0;
         DateTimeOffset at = default;
         if (hasVersion && (!long.TryParse(versionText, NumberStyles.None, CultureInfo.InvariantCulture, out version) || version < 1))
-            return OperationOutcomes.Invalid("`version` must be a whole number, 1 or more.");
+            return Answers.Invalid("`version` must be a whole number, 1 or more.");
         if (hasAt && !DateTimeOffset.TryParse(atText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out at))
-            return OperationOutcomes.Invalid("`at` must be an ISO 8601 date-time, e.g. 2025-03-01T14:58:45Z.");
+            return Answers.Invalid("`at` must be an ISO 8601 date-time, e.g. 2025-03-01T14:58:45Z.");
 
         await using var session = store.QuerySession();
         var current = await session.Events.FetchStreamStateAsync(topic, http.RequestAborted);
-        if (current is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        if (current is null) return Answers.NotFound($"Unknown topic '{topic}'.");
         if (hasVersion && version > current.Version)
-            return OperationOutcomes.NotFound($"Topic '{topic}' has {current.Version} events; version {version} does not exist yet.");
+            return Answers.NotFound($"Topic '{topic}' has {current.Version} events; version {version} does not exist yet.");
 
         if (hasAt)
         {
@@ -38,11 +39,11 @@ public static class ContextAsOf
             var utc = at.ToUniversalTime();
             var recorded = await session.Events.QueryAllRawEvents().Where(e => e.StreamKey == topic && e.Timestamp <= utc)
                 .OrderByDescending(e => e.Version).Select(e => e.Version).FirstOrDefaultAsync(http.RequestAborted);
-            if (recorded == 0) return OperationOutcomes.NotFound($"Topic '{topic}' did not exist yet at {at:O}.");
+            if (recorded == 0) return Answers.NotFound($"Topic '{topic}' did not exist yet at {at:O}.");
             version = recorded;
         }
         var past = await TopicSnapshots.AsOfAsync(session, topic, version, http.RequestAborted);
-        if (past is null) return OperationOutcomes.NotFound($"Topic '{topic}' has no version {version}.");
+        if (past is null) return Answers.NotFound($"Topic '{topic}' has no version {version}.");
         http.Response.Headers["X-Stream-Version"] = past.Version.ToString(CultureInfo.InvariantCulture);
         return Results.Content(CurrentContext.Render(past), "application/json", System.Text.Encoding.UTF8);
     }

@@ -317,6 +317,15 @@ public static class Catalogue
             ],
             Answers = [new(200, "The matching Provenance.", new Body(FhirJson, SearchBundle.Replace("AuditEvent", "Provenance"))), BadSearch],
         },
+        new("GET", "/api/audit/dead-letters", "Audit", "Audit records that could not be stored",
+            "The newest 500 audit documents PostgreSQL refused even alone (their text escaped), with the reason; normally empty (docs/audit.md).")
+        {
+            Answers =
+            [
+                new(200, "The dead letters, newest first.", new Body("application/json",
+                    """[{"id":"0193…","at":"2026-11-30T12:00:00+00:00","documentType":"AuditRecord","error":"…","document":"{…}"}]""")),
+            ],
+        },
         new("GET", "/fhir/Provenance/{id}", "FHIR", "Read a Provenance", "One Provenance by id.")
         {
             Answers =

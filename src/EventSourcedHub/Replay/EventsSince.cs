@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using EventSourcedHub.Domain;
@@ -19,24 +20,24 @@ public static class EventsSince
     {
         var query = http.Request.Query;
         if (query["after"].Count > 1 || query["afterVersion"].Count > 1 || query["events"].Count > 1)
-            return OperationOutcomes.Invalid("`after`, `afterVersion` and `events` may each be given once.");
+            return Answers.Invalid("`after`, `afterVersion` and `events` may each be given once.");
         if (query.ContainsKey("after") && query.ContainsKey("afterVersion"))
-            return OperationOutcomes.Invalid("Give either `after` (an event id) or `afterVersion` (a stream version), not both.");
+            return Answers.Invalid("Give either `after` (an event id) or `afterVersion` (a stream version), not both.");
         long afterVersion = 0;
         if (query.TryGetValue("afterVersion", out var versionText) && (!long.TryParse(versionText, out afterVersion) || afterVersion < 0))
-            return OperationOutcomes.Invalid("`afterVersion` must be a whole number, 0 or more.");
+            return Answers.Invalid("`afterVersion` must be a whole number, 0 or more.");
         var filter = query.TryGetValue("events", out var events) ? SubscriptionRequest.ParseEvents(events) : [];
 
         await using var session = store.QuerySession();
         if (!await Storage.TopicDocuments.ExistsAsync(session, topic, http.RequestAborted))
-            return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+            return Answers.NotFound($"Unknown topic '{topic}'.");
         if (query.TryGetValue("after", out var eventId))
         {
             if (NotificationRequest.HasControlCharacters(eventId.ToString()))
-                return OperationOutcomes.Invalid("`after` must not contain control characters.");
+                return Answers.Invalid("`after` must not contain control characters.");
             var accepted = await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(topic, eventId.ToString()), http.RequestAborted);
             if (accepted is null)
-                return OperationOutcomes.Invalid($"`after`: no event with id '{eventId}' was accepted on this topic.");
+                return Answers.Invalid($"`after`: no event with id '{eventId}' was accepted on this topic.");
             afterVersion = accepted.StreamVersion;
         }
 

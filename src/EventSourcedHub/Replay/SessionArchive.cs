@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -27,7 +28,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
     {
         await using var session = store.QuerySession();
         var state = await session.Events.FetchStreamStateAsync(topic, http.RequestAborted);
-        if (state is null) return OperationOutcomes.NotFound($"Unknown topic '{topic}'.");
+        if (state is null) return Answers.NotFound($"Unknown topic '{topic}'.");
 
         var names = HubStore.EventTypes.ToDictionary(kv => kv.Value, kv => kv.Key);
         var serializer = store.Options.Serializer();
@@ -66,7 +67,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             limit.MaxRequestBodySize = options.Value.Limits.MaxImportBytes;
         var mediaType = http.Request.ContentType?.Split(';')[0].Trim();
         if (!string.Equals(mediaType, MediaType, StringComparison.OrdinalIgnoreCase))
-            return OperationOutcomes.Result(StatusCodes.Status415UnsupportedMediaType, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
+            return Answers.Error(StatusCodes.Status415UnsupportedMediaType, Hl7.Fhir.Model.OperationOutcome.IssueType.NotSupported,
                 $"Send the export as {MediaType}.");
 
         var serializer = store.Options.Serializer();
@@ -82,23 +83,23 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
                     number++;
                     if (line.Trim().Length == 0) continue;
                     var parsed = ParseLine(line, topic, events.Count + 1, serializer);
-                    if (parsed.IsRejected) return OperationOutcomes.Invalid($"Line {number}: {parsed.Rejection!.Message}");
+                    if (parsed.IsRejected) return Answers.Invalid($"Line {number}: {parsed.Rejection!.Message}");
                     events.Add(parsed.Value!);
                 }
             }
             catch (DecoderFallbackException)
             {
-                return OperationOutcomes.Invalid($"Line {number + 1}: not valid UTF-8.");
+                return Answers.Invalid($"Line {number + 1}: not valid UTF-8.");
             }
         }
-        if (events.Count == 0) return OperationOutcomes.Invalid("The body holds no events.");
+        if (events.Count == 0) return Answers.Invalid("The body holds no events.");
 
         await using var session = store.LightweightSession();
         if (await session.Events.FetchStreamStateAsync(topic, http.RequestAborted) is not null)
-            return OperationOutcomes.Conflict($"Topic '{topic}' already exists on this hub; import into a new topic.");
+            return Answers.Conflict($"Topic '{topic}' already exists on this hub; import into a new topic.");
         var endpoints = events.OfType<ISubscriptionEvent>().Select(e => e.EndpointId).Distinct().ToArray();
         if (endpoints.Length > 0 && (await session.LoadManyAsync<ChannelEndpoint>(http.RequestAborted, endpoints)).Count > 0)
-            return OperationOutcomes.Conflict("The log names WebSocket endpoints this hub already issued; it was imported here before.");
+            return Answers.Conflict("The log names WebSocket endpoints this hub already issued; it was imported here before.");
 
         session.Events.StartStream<TopicSession>(topic, events.ToArray());
         session.StoreObjects(TopicDocuments.FromLog(topic, events, slices));
@@ -110,7 +111,7 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
         }
         catch (ExistingStreamIdCollisionException)
         {
-            return OperationOutcomes.Conflict($"Topic '{topic}' already exists on this hub; import into a new topic.");
+            return Answers.Conflict($"Topic '{topic}' already exists on this hub; import into a new topic.");
         }
         foreach (var observer in observers) observer.Committed(new Appended(topic, 1, events));
         return Results.Json(new { topic, events = events.Count }, statusCode: StatusCodes.Status201Created);
@@ -144,6 +145,11 @@ public sealed class SessionArchive(IDocumentStore store, IOptions<HubOptions> op
             return Rejection.Invalid($"not JSON ({e.Message}).");
         }
         if (record is null) return Rejection.Invalid("each line must be a JSON object.");
+        using (var document = JsonDocument.Parse(line))
+        {
+            // Imported events go to the store as they are, so their text must be storable (rulings.md 30).
+            if (StorableText.FindUnstorable(document.RootElement) is { } unstorable) return StorableText.Refused($"`{unstorable}`");
+        }
         if (record["topic"] is not JsonValue from || !from.TryGetValue<string>(out var recordedTopic) || recordedTopic != topic)
             return Rejection.Invalid($"`topic` must be '{topic}': a log is imported under the topic it was recorded in (use a replay to copy it to another topic).");
         if (record["version"] is not JsonValue v || !v.TryGetValue<long>(out var version) || version != expectedVersion)

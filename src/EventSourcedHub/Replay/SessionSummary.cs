@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using System.Globalization;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Fhir;
@@ -92,7 +93,7 @@ public static class SessionSummaries
     public static async Task<IResult> ListAsync(HttpContext http, IQuerySession query)
     {
         if (!TryTime(http, "from", out var from) || !TryTime(http, "to", out var to))
-            return OperationOutcomes.Invalid("`from` and `to` must be ISO 8601 date-times, e.g. 2025-03-01T00:00:00Z.");
+            return Answers.Invalid("`from` and `to` must be ISO 8601 date-times, e.g. 2025-03-01T00:00:00Z.");
         var summaries = query.Query<SessionSummary>().AsQueryable();
         if (from is { } f) summaries = summaries.Where(s => s.End >= f);
         if (to is { } t) summaries = summaries.Where(s => s.Start <= t);

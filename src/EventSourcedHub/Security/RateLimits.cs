@@ -1,15 +1,15 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
-using EventSourcedHub.Fhir;
+using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
-using Hl7.Fhir.Model;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace EventSourcedHub.Security;
 
 /// <summary>
-/// Per-client request rate limits (ASP.NET Core's rate limiter, a token bucket per client): one noisy client gets 429
-/// with Retry-After and cannot slow the hub down for the others.
+/// Per-client request rate limits (ASP.NET Core's rate limiter, a token bucket per network address). They run before
+/// authentication (rulings.md 32), so refused requests count too: a flood of requests without a valid token gets 429s
+/// instead of reaching the token checks and the audit.
 /// </summary>
 public static class RateLimits
 {
@@ -31,17 +31,11 @@ public static class RateLimits
                 var http = context.HttpContext;
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
                 http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
-                const string message = "Too many requests from this client; retry after the time in Retry-After.";
-                var result = PlainText.IsSubscriptionRequest(http.Request)
-                    ? PlainText.Error(StatusCodes.Status429TooManyRequests, message)
-                    : OperationOutcomes.Result(StatusCodes.Status429TooManyRequests, OperationOutcome.IssueType.Throttled, message);
-                return new ValueTask(result.ExecuteAsync(http));
+                return new ValueTask(Answers.For(Rejection.Throttled("Too many requests from this client; retry after the time in Retry-After.")).ExecuteAsync(http));
             };
         });
     }
 
-    /// <summary>The token's client when there is one, else the network address.</summary>
-    private static string ClientOf(HttpContext http) =>
-        http.User.FindFirst("client_id")?.Value ?? http.User.FindFirst("azp")?.Value
-        ?? http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    /// <summary>The network address (after forwarded headers): known before any token is read, and not chosen by the client.</summary>
+    private static string ClientOf(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 }

@@ -63,7 +63,8 @@ public static class HubStore
     /// <summary>
     /// The hub's connection defaults (issue 7): every event runs the same few statements, so Npgsql prepares them once per
     /// connection instead of parsing them each time, and a pooled connection is not reset with `DISCARD ALL` on return
-    /// (the hub keeps no session state on connections). Values set in the connection string win.
+    /// (the hub keeps no session state on connections), and opening a connection gives up after 5 s. Values set in the
+    /// connection string win.
     /// </summary>
     public static string Tuned(string connectionString)
     {
@@ -73,6 +74,8 @@ public static class HubStore
             .Select(k => k.Replace(" ", "")).ToHashSet(StringComparer.OrdinalIgnoreCase);
         if (!given.Contains("MaxAutoPrepare")) builder.MaxAutoPrepare = 64;
         if (!given.Contains("NoResetOnClose")) builder.NoResetOnClose = true;
+        // A database that does not answer is a 503 within seconds (rulings.md 31), not a request hanging 15 s per connect.
+        if (!given.Contains("Timeout")) builder.Timeout = 5;
         return builder.ConnectionString;
     }
 

@@ -33,7 +33,7 @@ public interface ICommitObserver
 /// writer builds the session documents its events change (<see cref="TopicDocuments"/>) from the state it decided on.
 /// </remarks>
 public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnumerable<ICommitObserver> observers, IEnumerable<ISessionDocuments> slices,
-    Microsoft.Extensions.Options.IOptions<HubOptions> options) : IRemoteCommitObserver
+    Microsoft.Extensions.Options.IOptions<HubOptions> options) : IRemoteCommitObserver, IDisposable
 {
     private const int MaxAttempts = 8;
     private readonly ISessionDocuments[] _slices = slices.ToArray();
@@ -44,6 +44,11 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
     // It can only be stale when another process appended meanwhile, and then an accepted decision fails the expected
     // version check at commit and a rejection is decided again from the store, so it never makes a decision wrong.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopicSession> _committed = new();
+
+    // Idle topics are forgotten (their turn and last committed state), so memory follows the active topics only; the
+    // state is read from the store again on the next append.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _lastUsed = new();
+    private Timer? _eviction;
 
     /// <summary>Another process appended to the topic: the next decision reads the store instead of losing a race.</summary>
     public void CommittedElsewhere(string topic, long lastVersion)
@@ -58,8 +63,21 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
     /// <param name="headers">Metadata stored with every appended event (e.g. the source event of a replayed one).</param>
     public async Task<Decision<Appended>> AppendAsync(string topic, Decide decide, CancellationToken ct, IReadOnlyDictionary<string, object>? headers = null)
     {
-        var turn = _turns.GetOrAdd(topic, _ => new SemaphoreSlim(1, 1));
-        await turn.WaitAsync(ct);
+        if (_eviction is null)
+        {
+            var timer = new Timer(_ => EvictIdle(), null, EvictionPeriod, EvictionPeriod);
+            if (Interlocked.CompareExchange(ref _eviction, timer, null) is not null) timer.Dispose();
+        }
+        SemaphoreSlim turn;
+        while (true)
+        {
+            turn = _turns.GetOrAdd(topic, _ => new SemaphoreSlim(1, 1));
+            await turn.WaitAsync(ct);
+            // An eviction may have retired this turn while we waited for it: take the topic's current one instead.
+            if (_turns.TryGetValue(topic, out var current) && current == turn) break;
+            turn.Release();
+        }
+        _lastUsed[topic] = Environment.TickCount64;
         try
         {
             for (var attempt = 1; attempt <= MaxAttempts; attempt++)
@@ -82,6 +100,34 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
             turn.Release();
         }
     }
+
+    private TimeSpan EvictionPeriod => TimeSpan.FromSeconds(Math.Clamp(options.Value.IdleTopicSeconds / 2.0, 0.5, 60));
+
+    /// <summary>Forgets topics not appended to for `Hub:IdleTopicSeconds`, taking each one's turn so no writer is inside.</summary>
+    internal void EvictIdle()
+    {
+        var before = Environment.TickCount64 - options.Value.IdleTopicSeconds * 1000L;
+        foreach (var (topic, turn) in _turns)
+        {
+            if (_lastUsed.GetValueOrDefault(topic) > before || !turn.Wait(0)) continue;
+            try
+            {
+                if (_lastUsed.GetValueOrDefault(topic) > before) continue;
+                _turns.TryRemove(new KeyValuePair<string, SemaphoreSlim>(topic, turn));
+                _committed.TryRemove(topic, out _);
+                _lastUsed.TryRemove(topic, out _);
+            }
+            finally
+            {
+                turn.Release();
+            }
+        }
+    }
+
+    /// <summary>Topics whose per-topic state this process holds.</summary>
+    internal int Held => _turns.Count;
+
+    public void Dispose() => _eviction?.Dispose();
 
     /// <returns>null when another writer won the race.</returns>
     private async Task<Decision<Appended>?> AppendOnceAsync(string topic, Decide decide, IReadOnlyDictionary<string, object>? headers,

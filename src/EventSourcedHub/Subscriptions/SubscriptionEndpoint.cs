@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using EventSourcedHub.Audit;
 using EventSourcedHub.Domain;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
@@ -11,26 +10,18 @@ using Microsoft.Extensions.Options;
 namespace EventSourcedHub.Subscriptions;
 
 /// <summary>Subscribe and unsubscribe: form POSTs to `{hub}` (HUB-SUB-*, HUB-UNS-*). Errors are 4xx text/plain.</summary>
-public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOptions<HubOptions> options, TimeProvider clock, AuditWriter audit)
+public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOptions<HubOptions> options, TimeProvider clock)
 {
     public async Task<IResult> HandleAsync(HttpContext http)
     {
-        if (access.Authenticate(http, plainText: true) is { } unauthenticated) return unauthenticated;
-        IFormCollection form;
-        try
-        {
-            form = await http.Request.ReadFormAsync(http.RequestAborted);
-        }
-        catch (Exception e) when (e is BadHttpRequestException or InvalidDataException)
-        {
-            // A body over the limit or an unreadable form: audited, then answered as before by the exception handler.
-            Rejected(http, [], e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest, e.Message);
-            throw;
-        }
+        // A body over the limit or an unreadable form throws here; Http/ErrorResponses answers it (413, 400).
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var fields = form.SelectMany(f => f.Value.Select(v => new KeyValuePair<string, string>(f.Key, v ?? ""))).ToList();
+        Describe(http, fields);
         var parsed = SubscriptionRequest.Parse(fields);
-        if (parsed.IsRejected) return Rejected(http, fields, StatusCodes.Status400BadRequest, parsed.Rejection!.Message);
+        if (parsed.IsRejected) return Answers.For(parsed.Rejection!);
         if (access.Subscription(http, parsed.Value!.Topic) is { } denied) return denied;
+        var actor = Actor.Of(http, (parsed.Value as SubscribeRequest)?.SubscriberName);
 
         var now = clock.GetUtcNow();
         var policy = options.Value.SubscriptionPolicy();
@@ -40,7 +31,7 @@ public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOpt
             var caller = access.Caller(http);
             var granted = caller.Scopes.Readable(requested.Events);
             if (granted.Length == 0)
-                return access.Forbidden(http, true, "The token's `fhircast/<event>.read` scopes cover none of the requested events.");
+                return Access.Forbidden("The token's `fhircast/<event>.read` scopes cover none of the requested events.");
             parsed = requested with { Events = granted, SubscriberName = requested.SubscriberName ?? (requested.EndpointId is null ? caller.ClientId : null) };
             if (caller.ExpiresAt is { } expires)
                 policy = policy with { MaxLeaseSeconds = (int)Math.Clamp((expires - now).TotalSeconds, 1, policy.MaxLeaseSeconds) };
@@ -53,33 +44,28 @@ public sealed class SubscriptionEndpoint(TopicStream topics, Access access, IOpt
                 if (subscribe.ResumeAfter is { } eventId && state is not null)
                     resumeAfterVersion = (await session.LoadAsync<AcceptedNotification>(AcceptedNotification.KeyFor(subscribe.Topic, eventId), ct))?.StreamVersion;
                 return TopicDecisions.Subscribe(state, subscribe, policy, now, NewEndpointId(), resumeAfterVersion);
-            }, http.RequestAborted),
+            }, http.RequestAborted, actor.Headers()),
             UnsubscribeRequest unsubscribe => await topics.AppendAsync(unsubscribe.Topic,
-                (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted),
+                (state, _, _) => Task.FromResult(TopicDecisions.Unsubscribe(state, unsubscribe, now)), http.RequestAborted, actor.Headers()),
             _ => throw new InvalidOperationException("Unknown subscription request."),
         };
-        if (appended.IsRejected)
-        {
-            var status = appended.Rejection!.Kind == RejectionKind.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
-            return Rejected(http, fields, status, appended.Rejection.Message);
-        }
+        if (appended.IsRejected) return Answers.For(appended.Rejection!);
 
         var endpointId = appended.Value!.Events.OfType<ISubscriptionEvent>().Single().EndpointId;
         return Results.Json(new Dictionary<string, string> { ["hub.channel.endpoint"] = EndpointUrl(http.Request, endpointId) },
             statusCode: StatusCodes.Status202Accepted);
     }
 
-    /// <summary>Every 4xx is audited off the topic's stream, so it neither makes a topic known nor moves its version (rulings.md 11).</summary>
-    private IResult Rejected(HttpContext http, List<KeyValuePair<string, string>> fields, int status, string reason)
+    /// <summary>Names the request for its audit, should it be refused (Http/RequestAudit; rulings.md 11).</summary>
+    private static void Describe(HttpContext http, List<KeyValuePair<string, string>> fields)
     {
         string? Field(string name) => fields.FirstOrDefault(f => f.Key == name).Value;
         var mode = Field("hub.mode");
-        var subtype = mode is "subscribe" or "unsubscribe" ? $"rejected-{mode}" : "rejected-subscription-request";
-        var topic = Field("hub.topic");
-        audit.Write(OffStreamAudit.RejectedRequest(http, status, subtype, reason, string.IsNullOrEmpty(topic) ? null : topic,
-            Field("subscriber.name"), mode == "unsubscribe" ? Hl7.Fhir.Model.AuditEvent.AuditEventAction.D : Hl7.Fhir.Model.AuditEvent.AuditEventAction.C,
-            at: clock.GetUtcNow()));
-        return PlainText.Error(status, reason);
+        var details = RequestAudit.Details(http);
+        details.Subtype = mode is "subscribe" or "unsubscribe" ? $"rejected-{mode}" : "rejected-subscription-request";
+        details.Action = mode == "unsubscribe" ? Hl7.Fhir.Model.AuditEvent.AuditEventAction.D : Hl7.Fhir.Model.AuditEvent.AuditEventAction.C;
+        details.Topic = Field("hub.topic") is { Length: > 0 } topic ? topic : null;
+        details.SubscriberName = Field("subscriber.name");
     }
 
     /// <summary>160 random bits from a CSPRNG: unguessable, never derived from the topic, never reused (HUB-SUB-08, HUB-WS-13).</summary>

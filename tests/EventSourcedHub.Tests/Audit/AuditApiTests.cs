@@ -29,6 +29,10 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
 
     private static string Subtype(JsonObject auditEvent) => (string)auditEvent["subtype"]![0]!["code"]!;
 
+    /// <summary>The AuditEvents of stream events, without the reads that a session's audit lists too.</summary>
+    private static List<JsonObject> StreamEvents(List<JsonObject> auditEvents) =>
+        auditEvents.Where(e => (string?)e["type"]!["code"] is not ("read" or "rejected-request" or "delivery")).ToList();
+
     [Fact]
     public async Task a_full_reporting_session_has_one_audit_event_per_step_and_one_provenance_per_content_change()
     {
@@ -38,9 +42,13 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
         var bundle = await GetFhirAsync($"/api/sessions/{topic}/audit");
         Assert.Equal("Bundle", (string?)bundle["resourceType"]);
         Assert.Equal("searchset", (string?)bundle["type"]);
-        var events = Resources(bundle);
+        var all = Resources(bundle);
+        Assert.Equal(ReportingSession.Records, (int)bundle["total"]!);
+        Assert.Equal(ReportingSession.Reads, all.Count(e => Subtype(e) == "get-current-context"));
+        var allRecorded = all.Select(e => DateTimeOffset.Parse((string)e["recorded"]!)).ToList();
+        Assert.Equal(allRecorded.Order(), allRecorded);
+        var events = StreamEvents(all);
         Assert.Equal(ReportingSession.Events, events.Count);
-        Assert.Equal(ReportingSession.Events, (int)bundle["total"]!);
         Assert.Equal(["subscribe", "confirm", "DiagnosticReport-open", "DiagnosticReport-update", "DiagnosticReport-select", "DiagnosticReport-update",
             "DiagnosticReport-close", "unsubscribe"], events.Select(Subtype));
         Assert.All(events, e => Assert.Equal("AuditEvent", (string?)e["resourceType"]));
@@ -67,7 +75,8 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
         Assert.Equal("CREATE", (string?)selection[0]["activity"]!["coding"]![0]!["code"]);
         Assert.Equal("Observation/obs-full", (string?)observation[0]["target"]![0]!["reference"]);
         Assert.Equal($"{topic}-update-1", (string?)observation[0]["entity"]![0]!["what"]!["identifier"]!["value"]);
-        Assert.Equal("anonymous", (string?)observation[0]["agent"]![0]!["who"]!["display"]);
+        // Without tokens the author is named by its network address (rulings.md 33).
+        Assert.Equal("127.0.0.1", (string?)observation[0]["agent"]![0]!["who"]!["display"]);
     }
 
     [Fact]
@@ -98,7 +107,7 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
         var topic = NewTopic();
         await ReportingSession.RunAsync(_hub, topic, "pat-paging", suffix: "paging");
         var all = Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&_count=100")).Select(e => (string)e["id"]!).ToList();
-        Assert.Equal(ReportingSession.Events, all.Count);
+        Assert.Equal(ReportingSession.Records, all.Count);
 
         var walked = new List<string>();
         var url = $"/fhir/AuditEvent?entity={topic}&_count=2";
@@ -116,7 +125,7 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
             if (url is not null) Assert.StartsWith(fixture.Hub.BaseAddress.ToString().TrimEnd('/') + "/fhir/AuditEvent?", url);
         }
         Assert.Equal(all, walked);
-        Assert.Equal(ReportingSession.Events / 2, pages);
+        Assert.Equal(ReportingSession.Records / 2, pages);
 
         // Oldest first with _sort=date: the same records, reversed, then the ones written meanwhile.
         var ascending = new List<string>();
@@ -140,11 +149,11 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
         var after = DateTimeOffset.UtcNow.AddSeconds(1);
         string Date(DateTimeOffset t) => Uri.EscapeDataString(t.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"));
 
-        Assert.Equal(ReportingSession.Events, Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&date=ge{Date(before)}&date=le{Date(after)}")).Count);
+        Assert.Equal(ReportingSession.Records, Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&date=ge{Date(before)}&date=le{Date(after)}")).Count);
         Assert.Empty(Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&date=lt{Date(before)}")));
         Assert.Empty(Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&date=gt{Date(after)}")));
         // Precision sets the range: ge2026 starts on 1 January, le2026 ends with 31 December.
-        Assert.Equal(ReportingSession.Events,
+        Assert.Equal(ReportingSession.Records,
             Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&date=ge{before.UtcDateTime:yyyy}&date=le{after.UtcDateTime:yyyy-MM}")).Count);
 
         var updates = Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&subtype=diagnosticreport-update"));
@@ -152,7 +161,7 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
         Assert.Single(Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&subtype=urn:eventsourcedhub:subscription-step|subscribe")));
         var byApp = Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&agent={Uri.EscapeDataString(ReportingSession.App)}"));
         Assert.Equal(["unsubscribe", "confirm", "subscribe"], byApp.Select(Subtype));
-        Assert.Equal(ReportingSession.Events, Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&outcome=0")).Count);
+        Assert.Equal(ReportingSession.Records, Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&outcome=0")).Count);
         Assert.Empty(Resources(await GetFhirAsync($"/fhir/AuditEvent?entity={topic}&outcome=4")));
         Assert.Equal(3, Resources(await GetFhirAsync($"/fhir/AuditEvent?entity=DiagnosticReport/rpt-1&entity={topic}&subtype=DiagnosticReport-update,DiagnosticReport-open")).Count);
     }
@@ -162,13 +171,13 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
     {
         var topic = NewTopic();
         await ReportingSession.RunAsync(_hub, topic, "pat-read", suffix: "read");
-        var listed = Resources(await GetFhirAsync($"/api/sessions/{topic}/audit"))[2];
+        var listed = StreamEvents(Resources(await GetFhirAsync($"/api/sessions/{topic}/audit")))[2];
         var read = await GetFhirAsync($"/fhir/AuditEvent/{listed["id"]}");
         Assert.Equal(HubClient.Canonical(listed), HubClient.Canonical(read));
 
         var provenance = Resources(await GetFhirAsync("/fhir/Provenance?target=Observation/obs-read"))[0];
         Assert.Equal(HubClient.Canonical(provenance), HubClient.Canonical(await GetFhirAsync($"/fhir/Provenance/{provenance["id"]}")));
-        Assert.Equal(2, Resources(await GetFhirAsync("/fhir/Provenance?target=Observation/obs-read&agent=anonymous")).Count);
+        Assert.Equal(2, Resources(await GetFhirAsync("/fhir/Provenance?target=Observation/obs-read&agent=127.0.0.1")).Count);
     }
 
     [Fact]
@@ -179,7 +188,12 @@ public sealed class AuditApiTests(HubFixture fixture) : IClassFixture<HubFixture
         using var response = await _hub.Http.GetAsync($"/api/sessions/{topic}/timeline");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var timeline = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-        var entries = timeline["events"]!.AsArray();
+        var all = timeline["events"]!.AsArray();
+        // The session's reads are listed too, in time order, without a stream version (rulings.md 34).
+        Assert.Equal(ReportingSession.Reads, all.Count(e => (string?)e!["type"] == "read"));
+        var recorded = all.Select(e => DateTimeOffset.Parse((string)e!["recorded"]!)).ToList();
+        Assert.Equal(recorded.Order(), recorded);
+        var entries = all.Where(e => e!["version"] is not null).ToList();
         Assert.Equal(Enumerable.Range(1, ReportingSession.Events), entries.Select(e => (int)e!["version"]!));
         Assert.Equal(["subscribed", "subscription_confirmed", "context_opened", "content_updated", "content_selected", "content_updated", "context_closed", "unsubscribed"],
             entries.Select(e => (string?)e!["type"]));

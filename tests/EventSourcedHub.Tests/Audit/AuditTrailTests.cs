@@ -97,7 +97,7 @@ public sealed class AuditTrailTests
                 Assert.True((bool)result["valid"]!, result.ToJsonString());
                 Assert.Equal(22, (int)result["events"]!);
             }
-            using var provenance = await second.Client.Http.GetAsync("/fhir/Provenance?agent=anonymous&_count=500");
+            using var provenance = await second.Client.Http.GetAsync("/fhir/Provenance?agent=127.0.0.1&_count=500");
             Assert.Equal(HttpStatusCode.OK, provenance.StatusCode);
             var provenances = JsonNode.Parse(await provenance.Content.ReadAsStringAsync())!["entry"]!.AsArray().Select(e => e!["resource"]!.ToJsonString()).ToList();
             foreach (var topic in topics) Assert.Equal(20, provenances.Count(p => p.Contains($"topic {topic} ")));

@@ -61,16 +61,23 @@ public sealed class OffStreamAuditTests(HubFixture fixture) : IClassFixture<HubF
         Assert.StartsWith("400: ", (string?)subscribe["outcomeDesc"]);
         Assert.Contains("lease", (string?)subscribe["outcomeDesc"], StringComparison.OrdinalIgnoreCase);
         var publish = Assert.Single(rejected, e => (string?)e["subtype"]![0]!["code"] == "rejected-Patient-open");
-        Assert.Equal("anonymous", (string?)publish["agent"]![0]!["name"]);
+        // Without tokens an event request is named by its network address (rulings.md 33).
+        Assert.Equal("127.0.0.1", (string?)publish["agent"]![0]!["name"]);
         Assert.Equal("4", (string?)publish["outcome"]);
 
-        // The topic's stream, its chain and its timeline did not move; the session audit lists the rejections after the events.
+        // The topic's stream and its chain did not move; the session's timeline and audit list the rejections among
+        // the events, in the order they happened (rulings.md 34).
         Assert.Equal(before, await StreamEventsAsync(topic));
         Assert.True((bool)(await GetJsonAsync($"/api/sessions/{topic}/verify"))["valid"]!);
-        Assert.Equal(before, (await GetJsonAsync($"/api/sessions/{topic}/timeline"))["events"]!.AsArray().Count);
+        var timeline = (await GetJsonAsync($"/api/sessions/{topic}/timeline"))["events"]!.AsArray();
+        Assert.Equal(before, timeline.Count(e => e!["version"] is not null));
+        Assert.Equal(2, timeline.Count(e => (string?)e!["type"] == "rejected"));
         var sessionAudit = Resources(await GetJsonAsync($"/api/sessions/{topic}/audit"));
-        Assert.Equal(before + 2, sessionAudit.Count);
-        Assert.All(sessionAudit.Skip(before), e => Assert.Equal("rejected-request", (string?)e["type"]!["code"]));
+        Assert.Equal(["rejected-subscribe", "rejected-Patient-open"], sessionAudit.Where(e => (string?)e["type"]!["code"] == "rejected-request")
+            .Select(e => (string)e["subtype"]![0]!["code"]!));
+        Assert.Equal(before, sessionAudit.Count(e => (string?)e["type"]!["code"] == "subscription"));
+        var recorded = sessionAudit.Select(e => DateTimeOffset.Parse((string)e["recorded"]!)).ToList();
+        Assert.Equal(recorded.Order(), recorded);
     }
 
     [Fact]
@@ -145,8 +152,13 @@ public sealed class OffStreamAuditTests(HubFixture fixture) : IClassFixture<HubF
         Assert.Contains(queries, q => ((string?)q["outcomeDesc"])!.Contains("/timeline", StringComparison.Ordinal));
         Assert.Equal(before, await StreamEventsAsync(topic));
 
-        // Read audits are not part of the session's own record.
-        Assert.DoesNotContain(Resources(await GetJsonAsync($"/api/sessions/{topic}/audit")), e => (string?)e["action"] == "R");
-        Assert.DoesNotContain(Resources(await GetJsonAsync($"/fhir/AuditEvent?entity={topic}")), e => (string?)e["action"] == "R");
+        // Reads are part of the session's audit and found by the topic (rulings.md 34), in time order.
+        var sessionAudit = Resources(await GetJsonAsync($"/api/sessions/{topic}/audit"));
+        Assert.Contains(sessionAudit, e => (string?)e["action"] == "R" && (string?)e["subtype"]![0]!["code"] == "get-current-context");
+        var recorded = sessionAudit.Select(e => DateTimeOffset.Parse((string)e["recorded"]!)).ToList();
+        Assert.Equal(recorded.Order(), recorded);
+        Assert.Contains(Resources(await GetJsonAsync($"/fhir/AuditEvent?entity={topic}&subtype=get-current-context")), e => (string?)e["action"] == "R");
+        var timeline = (await GetJsonAsync($"/api/sessions/{topic}/timeline"))["events"]!.AsArray();
+        Assert.Contains(timeline, e => (string?)e!["type"] == "read" && (string?)e!["subtype"] == "get-current-context");
     }
 }

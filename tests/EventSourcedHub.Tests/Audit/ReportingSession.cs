@@ -6,12 +6,17 @@ namespace EventSourcedHub.Tests.Audit;
 
 /// <summary>
 /// A full reporting session as the audit tests record it: subscribe and connect, open a report, update it with two PUTs,
-/// select, update it with a DELETE, close it, unsubscribe. Eight stream events; three content changes.
+/// select, update it with a DELETE, close it, unsubscribe. Eight stream events; three content changes; two reads of the
+/// current context, which the session's audit lists too (rulings.md 34).
 /// </summary>
 public static class ReportingSession
 {
     public const int Events = 8;
     public const int ContentChanges = 3;
+    public const int Reads = 2;
+
+    /// <summary>Every AuditEvent about the session: its events and its reads.</summary>
+    public const int Records = Events + Reads;
     public const string App = "Audit reporting app";
 
     // FhircastEvents' update and select bodies name this patient; the session names its own instead.
@@ -36,6 +41,14 @@ public static class ReportingSession
             using var unsubscribe = await hub.UnsubscribeAsync(topic, endpoint);
             Assert.Equal(HttpStatusCode.Accepted, unsubscribe.StatusCode);
             await subscriber.ReceiveUntilClosedAsync();
+        }
+        // Reads are audited off the request path: wait until both are stored, so what tests count next is settled.
+        for (var attempt = 0; ; attempt++)
+        {
+            var reads = await hub.Http.GetStringAsync($"/fhir/AuditEvent?entity={Uri.EscapeDataString(topic)}&subtype=get-current-context");
+            if (System.Text.Json.Nodes.JsonNode.Parse(reads)!["entry"]?.AsArray().Count == Reads) break;
+            Assert.True(attempt < 50, "the session's reads were not audited within 5 s");
+            await Task.Delay(100);
         }
     }
 }

@@ -201,7 +201,7 @@ public sealed class CorsOnThrottlingTests
 
         var outcome = await HubClient.AssertOperationOutcome(response, HttpStatusCode.ServiceUnavailable, "transient");
         Assert.Equal($"Topic '{topic}' is busy; retry shortly.", (string?)outcome["issue"]![0]!["diagnostics"]);
-        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
+        Assert.Equal(TimeSpan.FromSeconds(EventSourcedHub.Http.ErrorResponses.RetryAfterSeconds), response.Headers.RetryAfter?.Delta);
         BrowserRequests.AssertOpenToAnyOrigin(response);
     }
 }

@@ -115,25 +115,25 @@ public sealed class ArchiveTests(HubFixture fixture) : IClassFixture<HubFixture>
 
     public static TheoryData<string, string> BadLogs() => new()
     {
-        { "empty", "" },
-        { "not json", "{" },
-        { "not an object", "[1]" },
-        { "starts at version 2", """{"topic":"TOPIC","version":2,"type":"subscribed","data":{}}""" },
-        { "unknown type", """{"topic":"TOPIC","version":1,"type":"rm_rf","data":{}}""" },
-        { "data not an object", """{"topic":"TOPIC","version":1,"type":"home_opened","data":"x"}""" },
-        { "data missing required fields", """{"topic":"TOPIC","version":1,"type":"home_opened","data":{}}""" },
-        { "another topic", """{"topic":"elsewhere","version":1,"type":"home_opened","data":{"eventId":"e","eventName":"Home-open","notification":"{}"}}""" },
-        { "no topic", """{"version":1,"type":"home_opened","data":{"eventId":"e","eventName":"Home-open","notification":"{}"}}""" },
+        { "The body holds no events.", "" },
+        { "Line 1: not JSON", "{" },
+        { "Line 1: each line must be a JSON object.", "[1]" },
+        { "Line 1: `version` must be 1", """{"topic":"TOPIC","version":2,"type":"subscribed","data":{}}""" },
+        { "Line 1: `type` must be one of:", """{"topic":"TOPIC","version":1,"type":"rm_rf","data":{}}""" },
+        { "Line 1: `data` must be an object.", """{"topic":"TOPIC","version":1,"type":"home_opened","data":"x"}""" },
+        { "Line 1: `data.eventId` is required for a home_opened event.", """{"topic":"TOPIC","version":1,"type":"home_opened","data":{}}""" },
+        { "Line 1: `topic` must be '", """{"topic":"elsewhere","version":1,"type":"home_opened","data":{"eventId":"e","eventName":"Home-open","notification":"{}"}}""" },
+        { "Line 1: `topic` must be '", """{"version":1,"type":"home_opened","data":{"eventId":"e","eventName":"Home-open","notification":"{}"}}""" },
     };
 
     [Theory]
     [MemberData(nameof(BadLogs))]
-    public async Task a_malformed_log_is_400_and_imports_nothing(string why, string ndjson)
+    public async Task a_malformed_log_is_400_and_imports_nothing(string diagnostics, string ndjson)
     {
         var topic = NewTopic();
         using var response = await ImportAsync(_hub, topic, ndjson.Replace("TOPIC", topic));
         var outcome = await HubClient.AssertOperationOutcome(response, HttpStatusCode.BadRequest, "invalid");
-        Assert.NotNull(why + outcome);
+        Assert.StartsWith(diagnostics, (string?)outcome["issue"]![0]!["diagnostics"], StringComparison.Ordinal);
         using var export = await _hub.Http.GetAsync($"/api/sessions/{topic}/export");
         Assert.Equal(HttpStatusCode.NotFound, export.StatusCode);
     }

@@ -27,17 +27,18 @@ public sealed class TokenIssuer : IDisposable
     };
 
     public string Token(string scopes, string? topic = null, TimeSpan? lifetime = null, DateTime? notBefore = null, string issuer = Issuer,
-        string audience = Audience, RSA? signWith = null, string client = "test-client")
+        string audience = Audience, RSA? signWith = null, string client = "test-client", IReadOnlyDictionary<string, object>? claims = null)
     {
-        var claims = new Dictionary<string, object> { ["scope"] = scopes, ["client_id"] = client, ["sub"] = client };
-        if (topic is not null) claims["hub.topic"] = topic;
+        var all = new Dictionary<string, object> { ["scope"] = scopes, ["client_id"] = client, ["sub"] = client };
+        foreach (var (name, value) in claims ?? new Dictionary<string, object>()) all[name] = value;
+        if (topic is not null) all["hub.topic"] = topic;
         var now = DateTime.UtcNow;
         var expires = now + (lifetime ?? TimeSpan.FromHours(1));
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             Issuer = issuer,
             Audience = audience,
-            Claims = claims,
+            Claims = all,
             IssuedAt = notBefore ?? now.AddMinutes(-5),
             NotBefore = notBefore ?? now.AddMinutes(-5),
             Expires = expires,
