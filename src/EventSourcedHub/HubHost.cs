@@ -178,6 +178,7 @@ public static class HubHost
             .WithMetadata(new AuditedRead("audit-query", "session-summaries")).Requires(AccessRule.ReadAudit);
         all.MapGet("/api/replays/{id}", (string id, SessionReplay replays) => replays.Get(id)).Requires(AccessRule.ReadAudit);
         all.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id)).Requires(AccessRule.ReadAudit);
+        all.MapConsoleFeed();
         Audit.AuditEndpoints.MapAudit(all, sessions);
     }
 

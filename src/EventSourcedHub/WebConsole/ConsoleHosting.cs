@@ -1,3 +1,4 @@
+using EventSourcedHub.Http;
 using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
 using Microsoft.Extensions.FileProviders;
@@ -6,7 +7,8 @@ namespace EventSourcedHub.WebConsole;
 
 /// <summary>
 /// The web console (issue 15, rulings.md 37): plain HTML, CSS and ES modules embedded in the hub's assembly and served at
-/// `/` by the static-file middleware, so the hub needs nothing from a CDN or a build step; and its live feed of commits.
+/// `/` by the static-file middleware, so the hub needs nothing from a CDN or a build step; and its live feed of commits,
+/// mapped with the other endpoints (behind the one access check).
 /// </summary>
 public static class ConsoleHosting
 {
@@ -33,13 +35,13 @@ public static class ConsoleHosting
             // The files change with the hub: the browser revalidates instead of running an older console against a newer hub.
             OnPrepareResponse = file => file.Context.Response.Headers.CacheControl = "no-cache",
         });
-        app.MapGet(EventsPattern, (HttpContext http, ConsoleFeed feed, Access access, IHostApplicationLifetime lifetime) =>
-            Allowed(http, access) is { } denied ? denied.ExecuteAsync(http) : feed.StreamAsync(http, lifetime));
     }
 
-    /// <summary>The feed names every topic, so it needs what the session list needs: the audit read scope on a token bound to no topic.</summary>
-    private static IResult? Allowed(HttpContext http, Access access) =>
-        access.ReadAudit(http) ?? (access.Caller(http).BoundTopic is null
-            ? null
-            : access.Forbidden(http, false, "A token bound to one topic (`hub.topic` claim) cannot follow every session's commits."));
+    /// <summary>
+    /// `GET /api/console/events`. The feed names every topic, so it needs what the session list needs: the audit read
+    /// scope on a token bound to no topic; opening it is audited as a read of the audit data, like the list.
+    /// </summary>
+    public static void MapConsoleFeed(this RouteGroupBuilder endpoints) =>
+        endpoints.MapGet(EventsPattern, (HttpContext http, ConsoleFeed feed, IHostApplicationLifetime lifetime) => feed.StreamAsync(http, lifetime))
+            .WithMetadata(new RequiresAccess(AccessRule.ReadAudit), new AuditedRead("audit-query", "console-feed"));
 }

@@ -180,7 +180,7 @@ public sealed class ConsoleFeedWithTokensTests : IAsyncLifetime
     {
         using var response = await FeedAsync(_issuer.Token("user/AuditEvent.read", topic: "one-session"));
         var outcome = await HubClient.AssertOperationOutcome(response, HttpStatusCode.Forbidden, "forbidden");
-        Assert.Equal("A token bound to one topic (`hub.topic` claim) cannot follow every session's commits.", (string?)outcome["issue"]![0]!["diagnostics"]);
+        Assert.Equal("A token bound to one topic (`hub.topic` claim) can read only that session, under /api/sessions/{topic}/.", (string?)outcome["issue"]![0]!["diagnostics"]);
     }
 
     [Fact]

@@ -66,11 +66,13 @@ public sealed record RecordedSession(string Topic, string Patient)
         while (true)
         {
             var summaries = JsonNode.Parse(await hub.Http.GetStringAsync("/api/sessions"))!.AsArray();
-            var timeline = JsonNode.Parse(await hub.Http.GetStringAsync($"/api/sessions/{Topic}/timeline"))!["events"]!.AsArray();
+            // Stream events only: the timeline also lists the reads and refusals about the topic (these polls among them).
+            var timeline = JsonNode.Parse(await hub.Http.GetStringAsync($"/api/sessions/{Topic}/timeline"))!["events"]!.AsArray()
+                .Where(e => e!["version"] is not null).ToList();
             var summarised = summaries.Any(s => (string?)s!["id"] == Topic && (long?)s["events"] == Marks.Length);
             var acked = timeline.Where(e => e!["deliveries"] is not null).All(e => e!["deliveries"]!.AsArray().Count == 1 && (int?)e["deliveries"]![0]!["status"] == 200);
             if (summarised && acked && timeline.Count == Marks.Length) return;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The session was not settled: {summaries.ToJsonString()} {timeline.ToJsonString()}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The session was not settled: {summaries.ToJsonString()} {new JsonArray([.. timeline.Select(e => e!.DeepClone())]).ToJsonString()}");
             await Task.Delay(200);
         }
     }

@@ -86,7 +86,10 @@ public sealed class ConsoleTests(HeadlessChromium chromium, RecordedHub recorded
         // Five notifications, each delivered to the viewer and acked with 200.
         await Expect(page.Locator("svg.timeline g.mark.delivery")).ToHaveCountAsync(5);
         await Expect(page.Locator("svg.timeline g.mark.ack.ok")).ToHaveCountAsync(5);
-        await Expect(page.Locator("svg.timeline .lane-name")).ToHaveTextAsync(["Console test viewer", "anonymous"]);
+        await Expect(page.Locator("svg.timeline .lane-name")).ToHaveTextAsync(["Console test viewer", "127.0.0.1"]);
+        // The timeline's reads (the recording's own polls among them) are listed apart from the stream events.
+        await page.GetByText("Reads and refused requests about this session").ClickAsync();
+        Assert.Contains("read", await page.Locator("#others tbody tr td:nth-child(2)").AllInnerTextsAsync());
         await Expect(page.Locator(".verify.valid")).ToContainTextAsync("Hash chain verified: 8 events, head ", new LocatorAssertionsToContainTextOptions { Timeout = 20_000 });
 
         // The slider, moved by picking the first update: the patient, the report and the two shared resources.

@@ -10,6 +10,7 @@ export function sessionPage(main, { argument: topic }) {
   const slider = el('input', { type: 'range', id: 'as-of', min: 1, max: 1, value: 1, disabled: true, 'aria-label': 'Context as of version' });
   const sliderLabel = el('span', { class: 'as-of-label' });
   const context = el('div', { class: 'context', id: 'context-as-of' });
+  const others = el('section', { class: 'others' });
   const details = el('section', { class: 'details', id: 'details' },
     el('p', { class: 'muted' }, 'Click a mark in the timeline to see its notification and its AuditEvent.'));
 
@@ -25,6 +26,7 @@ export function sessionPage(main, { argument: topic }) {
       el('h2', {}, 'Context as of'),
       el('div', { class: 'slider-row' }, slider, sliderLabel),
       context),
+    others,
     details);
 
   let entries = [];
@@ -42,7 +44,9 @@ export function sessionPage(main, { argument: topic }) {
       return;
     }
     const atEnd = Number(slider.value) === Number(slider.max) || slider.disabled;
-    entries = timelineResult.value.events;
+    // Reads and refused requests about the topic are in the timeline too, without a stream version: listed apart.
+    entries = timelineResult.value.events.filter(e => e.version !== undefined);
+    showOthers(timelineResult.value.events.filter(e => e.version === undefined));
     notifications = null;
     timeline = drawTimeline(entries, pick);
     picture.replaceChildren(timeline.element);
@@ -52,6 +56,34 @@ export function sessionPage(main, { argument: topic }) {
     slider.disabled = false;
     if (atEnd) slider.value = slider.max;
     asOf(Number(slider.value));
+  }
+
+  function showOthers(list) {
+    others.replaceChildren(el('details', {},
+      el('summary', {}, `Reads and refused requests about this session (${list.length})`),
+      list.length ? el('table', { class: 'audit', id: 'others' },
+        el('thead', {}, el('tr', {}, ['Recorded', 'Kind', 'What', 'Agent', 'Outcome', 'Description'].map(h => el('th', {}, h)))),
+        el('tbody', {}, list.map(e => el('tr', { onclick: () => showAuditEvent(e) },
+          el('td', {}, time(e.recorded, { milliseconds: true })),
+          el('td', {}, e.type),
+          el('td', {}, e.subtype),
+          el('td', {}, e.agent),
+          el('td', { class: e.outcome === '0' ? '' : 'bad' }, e.outcome === '0' ? 'success' : `failure (${e.outcome})`),
+          el('td', {}, e.description ?? ''))))) : el('p', { class: 'muted' }, 'None.')));
+  }
+
+  async function showAuditEvent(entry) {
+    const audit = el('div', {}, 'Loading…');
+    details.replaceChildren(el('h2', {}, `${entry.type} · ${entry.subtype}`), el('div', { class: 'block' }, el('h3', {}, 'AuditEvent'), audit));
+    await showAuditEventIn(audit, entry.auditEvent);
+  }
+
+  async function showAuditEventIn(container, id) {
+    try {
+      container.replaceChildren(el('pre', { class: 'json', id: 'audit-json' }, pretty(await call(`/fhir/AuditEvent/${encodeURIComponent(id)}`))));
+    } catch (error) {
+      container.replaceChildren(errorBox(error));
+    }
   }
 
   function showVerdict(result) {
@@ -110,11 +142,7 @@ export function sessionPage(main, { argument: topic }) {
         notification.replaceChildren(errorBox(error));
       }
     }
-    try {
-      audit.replaceChildren(el('pre', { class: 'json', id: 'audit-json' }, pretty(await call(`/fhir/AuditEvent/${encodeURIComponent(entry.auditEvent)}`))));
-    } catch (error) {
-      audit.replaceChildren(errorBox(error));
-    }
+    await showAuditEventIn(audit, entry.auditEvent);
   }
 
   const stopListening = onCommit(change => {
