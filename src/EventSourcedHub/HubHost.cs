@@ -7,6 +7,7 @@ using EventSourcedHub.Fhir;
 using EventSourcedHub.Http;
 using EventSourcedHub.Notifications;
 using EventSourcedHub.OpenApi;
+using EventSourcedHub.Observability;
 using EventSourcedHub.Replay;
 using EventSourcedHub.Security;
 using EventSourcedHub.Storage;
@@ -47,6 +48,8 @@ public static class HubHost
         builder.Services.AddHubRateLimits(hub.Limits.RequestsPerSecondPerClient);
         builder.Services.AddHubCors(hub.Cors);
         builder.Services.AddHubOpenApi(hub);
+        // Before the embedded PostgreSQL starts: a Hub:Telemetry setting that cannot work stops the start first.
+        builder.Services.AddHubObservability(builder.Configuration);
 
         var connectionString = builder.Configuration.GetConnectionString("Hub");
         EmbeddedPostgres? postgres = null;
@@ -71,6 +74,7 @@ public static class HubHost
         builder.Services.AddHubConsole();
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
+        builder.Services.AddSingleton<ICommitObserver, Observability.EventMetrics>();
         // A maintenance command (rebuild) writes the audit records itself.
         if (!maintenance) builder.Services.AddHostedService(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<GroupCommit>();
@@ -103,6 +107,7 @@ public static class HubHost
         // Stopped only after the server has drained its requests and every hosted service has stopped.
         if (postgres is not null && !(maintenance && postgres.Adopted))
             app.Lifetime.ApplicationStopped.Register(() => postgres.StopAsync().GetAwaiter().GetResult());
+        app.UseHubObservability();
         // Behind a TLS-terminating proxy, X-Forwarded-Proto or Hub:PublicBaseUrl makes the issued endpoints wss:// (HUB-GEN-01).
         app.UseHubPublicUrl(hub);
         // Before everything that can answer, so that every answer carries the CORS headers, errors included (rulings.md 35).

@@ -58,6 +58,9 @@ public sealed class AuditWriter(IDocumentStore store, IOptions<HubOptions> optio
     /// <summary>Whether the queue has room for the records of another request.</summary>
     public bool HasRoom => Interlocked.Read(ref _waiting) < _capacity;
 
+    /// <summary>Documents queued and not stored yet.</summary>
+    public long Waiting => Interlocked.Read(ref _waiting);
+
     /// <summary>Queues a document; never waits. After shutdown has drained the queue, documents are logged and dropped.</summary>
     public void Write(object document)
     {

@@ -16,4 +16,6 @@ public sealed class ChannelRegistry
     public void Remove(SubscriberChannel channel) => _channels.TryRemove(new KeyValuePair<string, SubscriberChannel>(channel.EndpointId, channel));
 
     public IReadOnlyCollection<SubscriberChannel> All => _channels.Values.ToArray();
+
+    public int Count => _channels.Count;
 }

@@ -96,6 +96,7 @@ internal sealed class TopicDispatcher
     private TopicSession? _state;
     private long? _resumeAfter;
     private readonly Dictionary<(string EndpointId, string AnchorType), string> _lastNotifiedAnchor = new();
+    private long _committedAt;
 
     public TopicDispatcher(string topic, IDocumentStore store, ChannelRegistry channels, ILogger logger, CancellationToken stopping)
     {
@@ -164,6 +165,7 @@ internal sealed class TopicDispatcher
                 try
                 {
                     await DispatchAsync(appended, stopping);
+                    if (appended.Events.Count == 0) Observability.HubMetrics.CaughtUp(appended.KnownAt);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
@@ -187,6 +189,8 @@ internal sealed class TopicDispatcher
 
     private async Task DispatchAsync(Appended appended, CancellationToken ct)
     {
+        using var tracing = Observability.HubTracing.StartDistribution(appended);
+        _committedAt = appended.Events.Count > 0 ? appended.KnownAt : Observability.HubMetrics.CommitTimeUnknown;
         var remote = appended.Events.Count == 0;
         if (_state is null)
         {
@@ -295,7 +299,7 @@ internal sealed class TopicDispatcher
             if (notification is SyncErrorRaised raised && raised.EndpointId == subscription.EndpointId) continue;
             if (!subscription.Receives(notification.EventName)) continue;
             if (notification is ContextOpened opened) RememberNotified(subscription.EndpointId, opened.AnchorType, opened.AnchorId);
-            _channels.Find(subscription.EndpointId)?.Send(utf8, awaitsAck);
+            _channels.Find(subscription.EndpointId)?.Send(utf8, awaitsAck, _committedAt);
         }
         if (notification is ContextOpened { Derived: { Length: > 0 } derived } open)
         {
@@ -316,7 +320,7 @@ internal sealed class TopicDispatcher
             if (_lastNotifiedAnchor.TryGetValue((subscription.EndpointId, derived.AnchorType), out var last) && last == derived.AnchorId) continue;
             RememberNotified(subscription.EndpointId, derived.AnchorType, derived.AnchorId);
             utf8 ??= Encoding.UTF8.GetBytes(derived.Notification);
-            _channels.Find(subscription.EndpointId)?.Send(utf8, AwaitsAck(derived.EventId, derived.EventName, version));
+            _channels.Find(subscription.EndpointId)?.Send(utf8, AwaitsAck(derived.EventId, derived.EventName, version), _committedAt);
         }
     }
 

@@ -44,7 +44,8 @@ public sealed class SubscriberChannel
     private volatile bool _shuttingDown;
     private volatile bool _ended;
 
-    private sealed record Frame(ReadOnlyMemory<byte> Utf8, bool CloseAfter, AwaitedAck? Ack);
+    // CommittedAt: a live notification's commit time for the delivery metrics (Observability/HubMetrics.Delivered); 0 for other frames.
+    private sealed record Frame(ReadOnlyMemory<byte> Utf8, bool CloseAfter, AwaitedAck? Ack, long CommittedAt = 0);
 
     /// <param name="awaitsAcks">False for a subscriber exempt from acks (`Hub:AckTimeoutSeconds=0`, `Hub:AcklessSubscribers`):
     /// nothing is awaited, so it is never timed out, and its acks are ignored like any other frame.</param>
@@ -79,9 +80,9 @@ public sealed class SubscriberChannel
     public bool WantsHeartbeat { get; set; }
 
     /// <summary>Queues a frame. A subscriber whose queue is full is cut off rather than waited for.</summary>
-    public void Send(ReadOnlyMemory<byte> utf8, AwaitedAck? ack = null)
+    public void Send(ReadOnlyMemory<byte> utf8, AwaitedAck? ack = null, long committedAt = 0)
     {
-        if (!_outbound.Writer.TryWrite(new Frame(utf8, false, ack)) && _hubEndReason is null)
+        if (!_outbound.Writer.TryWrite(new Frame(utf8, false, ack, committedAt)) && _hubEndReason is null)
             Abort("subscriber could not keep up with its notifications");
     }
 
@@ -122,6 +123,7 @@ public sealed class SubscriberChannel
             {
                 var ack = new AwaitedAck(eventId, sent.EventName, sent.Version);
                 overdue.Add(ack);
+                Observability.HubMetrics.AckTimedOut();
                 if (!_ended) _onAckOutcome?.Invoke(new AckOutcome(ack, sent.SentAt, null, null, TimedOut: true));
             }
         }
@@ -169,6 +171,7 @@ public sealed class SubscriberChannel
                 try
                 {
                     await _socket.SendAsync(frame.Utf8, WebSocketMessageType.Text, true, _abort.Token);
+                    if (frame.CommittedAt != 0) Observability.HubMetrics.Delivered(frame.CommittedAt);
                 }
                 catch when (frame.Ack is { } unsent)
                 {

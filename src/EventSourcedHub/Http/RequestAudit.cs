@@ -59,6 +59,7 @@ public sealed class RequestAudit(RequestDelegate next, AuditWriter writer, Throt
         }
         var at = clock.GetUtcNow();
         await next(http);
+        Observability.HubMetrics.EventRequestAnswered(http, details.EventName);
         Audit(http, details, at);
     }
 

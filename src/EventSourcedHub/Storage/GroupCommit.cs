@@ -21,6 +21,7 @@ public sealed class PendingAppend(string topic, long expectedVersion, object[] e
     public StateChanges State { get; } = state;
     public TopicSessionSnapshot[] Snapshots { get; } = snapshots;
     public IReadOnlyDictionary<string, object>? Headers { get; } = headers;
+    internal System.Diagnostics.ActivityContext Trace { get; } = System.Diagnostics.Activity.Current?.Context ?? default;
 
     // Continuations run off the commit loop, so one slow request never holds up the next batch.
     internal TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -73,6 +74,8 @@ public sealed class GroupCommit : IAsyncDisposable
 
     private async Task CommitBatchAsync(List<PendingAppend> batch)
     {
+        using var tracing = Observability.HubTracing.StartCommitBatch(batch);
+        Observability.HubMetrics.CommitBatch(batch.Count);
         try
         {
             await SaveAsync(batch);

@@ -7,6 +7,12 @@ namespace EventSourcedHub.Storage;
 public sealed record Appended(string Topic, long FirstVersion, IReadOnlyList<object> Events)
 {
     public long LastVersion => FirstVersion + Events.Count - 1;
+
+    /// <summary>When this process learned of the commit (a Stopwatch timestamp): its own commit returned, or another process's NOTIFY was handled.</summary>
+    public long KnownAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>The trace of the append that committed these events, if this process traced it (Observability/HubTracing).</summary>
+    public System.Diagnostics.ActivityContext Trace { get; } = System.Diagnostics.Activity.Current?.Context ?? default;
 }
 
 /// <summary>Too many writers raced on one topic; the client should retry (503 with Retry-After, rulings.md 8).</summary>
@@ -63,6 +69,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
     /// <param name="headers">Metadata stored with every appended event (e.g. the source event of a replayed one).</param>
     public async Task<Decision<Appended>> AppendAsync(string topic, Decide decide, CancellationToken ct, IReadOnlyDictionary<string, object>? headers = null)
     {
+        using var tracing = Observability.HubTracing.StartAppend();
         if (_eviction is null)
         {
             var timer = new Timer(_ => EvictIdle(), null, EvictionPeriod, EvictionPeriod);
@@ -156,6 +163,7 @@ public sealed class TopicStream(IDocumentStore store, GroupCommit commits, IEnum
         try
         {
             // Not cancellable: once queued, the append may commit, and this writer keeps its turn until it knows.
+            using var committing = Observability.HubTracing.StartCommit();
             await commits.CommitAsync(pending);
         }
         catch (Exception e) when (GroupCommit.IsLostRace(e))

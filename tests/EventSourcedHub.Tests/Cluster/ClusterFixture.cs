@@ -32,9 +32,9 @@ public sealed class HubClusterHarness : IAsyncDisposable
     /// <summary>Through the proxy, as apps reach the cluster.</summary>
     public HubClient Client => Proxy.Client;
 
-    public static async Task<HubClusterHarness> StartAsync(int hubs = 2)
+    public static async Task<HubClusterHarness> StartAsync(int hubs = 2, string? connectionString = null)
     {
-        var database = await TestPostgres.CreateDatabaseAsync("cluster");
+        var database = connectionString ?? await TestPostgres.CreateDatabaseAsync("cluster");
         // One after the other: the first creates the schema.
         var processes = new List<HubProcess>();
         for (var i = 0; i < hubs; i++) processes.Add(await HubProcess.StartOnAsync(database, new Dictionary<string, string>(Settings)));

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
-using EventSourcedHub.Storage;
 using EventSourcedHub.Tests.Infrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
 using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 
 namespace EventSourcedHub.Tests.Hosting;
@@ -14,25 +12,16 @@ namespace EventSourcedHub.Tests.Hosting;
 /// </summary>
 public sealed class DatabaseOutageTests : IAsyncLifetime
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"hub-outage-pg-{Guid.NewGuid():N}");
-    private EmbeddedPostgres _postgres = null!;
+    private OwnPostgres _postgres = null!;
 
-    public async Task InitializeAsync()
-    {
-        _postgres = await EmbeddedPostgres.StartAsync(_folder, NullLogger.Instance, CancellationToken.None);
-        await _postgres.EnsureDatabaseAsync("hub", CancellationToken.None);
-    }
+    public async Task InitializeAsync() => _postgres = await OwnPostgres.StartAsync();
 
-    public async Task DisposeAsync()
-    {
-        await PgCtlAsync("stop", "-m", "immediate");
-        Directory.Delete(_folder, recursive: true);
-    }
+    public async Task DisposeAsync() => await _postgres.DisposeAsync();
 
     [Fact]
     public async Task Rulings_31_while_postgresql_is_stopped_requests_get_503_with_retry_after_then_the_hub_recovers_and_loses_nothing_acknowledged()
     {
-        await using var hub = await TestHub.StartAsync(connectionString: _postgres.ConnectionString("hub"));
+        await using var hub = await TestHub.StartAsync(connectionString: _postgres.ConnectionString);
         var topic = NewTopic();
         await hub.Client.SubscribeAsync(topic, "org.example.tick");
         // A subscriber whose socket breaks while the database is away: its drop is recorded once the database is back.
@@ -66,8 +55,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
             Assert.NotNull(read.Headers.RetryAfter);
         }
 
-        await PgCtlAsync("start", "-w", "-t", "60", "-l", Path.Combine(_folder, "postgres.log"),
-            "-o", $"-c listen_addresses=127.0.0.1 -c port={_postgres.Port} -c unix_socket_directories=''");
+        await _postgres.StartAgainAsync();
         var recovered = false;
         for (var attempt = 0; attempt < 300 && !recovered; attempt++)
         {
@@ -112,24 +100,5 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         Assert.True(dropped, "the dropped subscriber was not recorded after the outage");
         verify = JsonNode.Parse(await hub.Client.Http.GetStringAsync($"/api/sessions/{topic}/verify"))!.AsObject();
         Assert.True((bool)verify["valid"]!, verify.ToJsonString());
-    }
-
-    /// <summary>Runs pg_ctl on this test's cluster as the postgres user (as the hub does when run as root).</summary>
-    private async Task PgCtlAsync(params string[] arguments)
-    {
-        var pgCtl = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
-            .Concat(Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")) : [])
-            .Select(d => Path.Combine(d, "pg_ctl")).First(File.Exists);
-        var asRoot = Environment.UserName == "root";
-        var start = new ProcessStartInfo(asRoot ? "runuser" : pgCtl) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _folder };
-        if (asRoot) foreach (var a in new[] { "-u", "postgres", "--", pgCtl }) start.ArgumentList.Add(a);
-        start.ArgumentList.Add("-D");
-        start.ArgumentList.Add(Path.Combine(_folder, "pgdata"));
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (arguments[0] == "start") Assert.True(process.ExitCode == 0, $"pg_ctl start failed: {await output} {await error}");
     }
 }

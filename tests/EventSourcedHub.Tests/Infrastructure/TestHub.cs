@@ -29,7 +29,9 @@ public sealed class TestHub : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <param name="logTo">An extra log provider, for tests of what the hub logs (it gets every level the settings' `Logging` keys allow).</param>
-    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null, ILoggerProvider? logTo = null)
+    /// <param name="configure">Services a test adds to the host (e.g. an in-memory trace exporter).</param>
+    public static async Task<TestHub> StartAsync(IDictionary<string, string?>? settings = null, string? connectionString = null, ILoggerProvider? logTo = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         connectionString ??= await TestPostgres.CreateDatabaseAsync("hub");
         var config = new Dictionary<string, string?>
@@ -50,6 +52,7 @@ public sealed class TestHub : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new FailureLoggerProvider());
             if (logTo is not null) builder.Logging.AddProvider(logTo);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
