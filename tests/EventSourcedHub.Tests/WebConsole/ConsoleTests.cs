@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using EventSourcedHub.Tests.Compatibility;
 using EventSourcedHub.Tests.Infrastructure;
 using Microsoft.Playwright;
@@ -142,26 +143,30 @@ public sealed class ConsoleTests(HeadlessChromium chromium, RecordedHub recorded
         // Two per page: the same AuditEvents, page by page, and back.
         await page.GotoAsync($"{Hub.BaseAddress.GetLeftPart(UriPartial.Authority)}/#/audit?patient={Session.Patient}&count=2");
         var seen = new List<string>();
+        var status = page.Locator("#audit-status");
+        await Expect(status).ToHaveTextAsync("Page 1: 2 AuditEvents, newest first.");
         await Expect(rows).ToHaveCountAsync(2);
         var firstPage = await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.id)");
         seen.AddRange(firstPage);
         var next = page.GetByRole(AriaRole.Button, new() { Name = "Next →" });
+        var pageNumber = 1;
         while (await next.IsEnabledAsync())
         {
-            var before = await page.Locator("#audit-status").InnerTextAsync();
             await next.ClickAsync();
-            await Expect(page.Locator("#audit-status")).Not.ToHaveTextAsync(before);
+            // The status says "Searching…" while the page is read, then which page is shown.
+            await Expect(status).ToHaveTextAsync(new Regex($"^Page {++pageNumber}: "));
             seen.AddRange(await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.id)"));
         }
         Assert.Equal(expected, seen);
+        Assert.Equal((expected.Count + 1) / 2, pageNumber);
         var previous = page.GetByRole(AriaRole.Button, new() { Name = "← Previous" });
-        for (var back = expected.Count / 2 + expected.Count % 2 - 1; back > 0; back--)
+        while (pageNumber > 1)
         {
-            var before = await page.Locator("#audit-status").InnerTextAsync();
             await previous.ClickAsync();
-            await Expect(page.Locator("#audit-status")).Not.ToHaveTextAsync(before);
+            await Expect(status).ToHaveTextAsync(new Regex($"^Page {--pageNumber}: "));
         }
-        await Expect(page.Locator("#audit-status")).ToHaveTextAsync("Page 1: 2 AuditEvents, newest first.");
+        await Expect(status).ToHaveTextAsync("Page 1: 2 AuditEvents, newest first.");
+        await Expect(previous).ToBeDisabledAsync();
         Assert.Equal(firstPage, await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.id)"));
 
         // The export holds every result, not only the page shown.
