@@ -55,7 +55,7 @@ public sealed class ClusterTests(ClusterFixture fixture) : IClassFixture<Cluster
         var publishers = new[] { A.Client, B.Client, Cluster.Client };
         await Task.WhenAll(publishers.Select((client, p) => Task.Run(async () =>
         {
-            for (var i = 0; i < perPublisher; i++) await client.PublishAsync(Custom(topic, "org.example.tick", id: $"p{p}-{i}"));
+            for (var i = 0; i < perPublisher; i++) await client.PublishUntilAcceptedAsync(Custom(topic, "org.example.tick", id: $"p{p}-{i}"));
         })));
 
         var stream = await Cluster.StreamIdsAsync(topic, "org.example.tick");

@@ -53,6 +53,22 @@ public sealed class HubClient(Uri baseAddress) : IDisposable
         return Http.PostAsync(pathTopic is null ? HubPath : $"{HubPath}/{Uri.EscapeDataString(pathTopic)}", content);
     }
 
+    /// <summary>
+    /// Publishes as a client should (rulings.md 8): a 503 "topic busy" after too many lost races (several writers on one
+    /// topic, likely on 2 busy cores) is sent again, with the same id, after its Retry-After; asserts the 202.
+    /// </summary>
+    public async Task PublishUntilAcceptedAsync(string json)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var response = await PublishJsonAsync(json);
+            if (response.StatusCode == HttpStatusCode.Accepted) return;
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 10,
+                $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+        }
+    }
+
     /// <summary>Publishes an event and asserts that the hub accepted it.</summary>
     public async Task PublishAsync(string json, string? pathTopic = null)
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json.Nodes;
 using EventSourcedHub.Tests.Infrastructure;
@@ -12,6 +13,8 @@ public sealed class HealthTests
     public async Task Rulings_37_live_and_ready_answer_200_with_each_checks_status()
     {
         await using var hub = await TestHub.StartAsync();
+        // Leadership is taken in the background right after the start; a lone hub takes it on its first attempt.
+        await hub.Services.GetRequiredService<EventSourcedHub.Storage.HubCluster>().FirstAttempt.WaitAsync(TimeSpan.FromSeconds(10));
 
         var live = await HealthAsync(hub, "/health/live", HttpStatusCode.OK);
         Assert.Equal("Healthy", (string?)live["status"]);

@@ -80,8 +80,8 @@ public sealed class EventLogTests(HubFixture fixture) : IClassFixture<HubFixture
         await using var other = await TestHub.StartAsync(connectionString: fixture.Hub.ConnectionString);
         const int perHub = 30;
         await Task.WhenAll(
-            Task.Run(async () => { for (var i = 0; i < perHub; i++) await _hub.PublishAsync(Custom(topic, "org.example.tick", id: $"a{i}")); }),
-            Task.Run(async () => { for (var i = 0; i < perHub; i++) await other.Client.PublishAsync(Custom(topic, "org.example.tick", id: $"b{i}")); }));
+            Task.Run(async () => { for (var i = 0; i < perHub; i++) await _hub.PublishUntilAcceptedAsync(Custom(topic, "org.example.tick", id: $"a{i}")); }),
+            Task.Run(async () => { for (var i = 0; i < perHub; i++) await other.Client.PublishUntilAcceptedAsync(Custom(topic, "org.example.tick", id: $"b{i}")); }));
 
         var notifications = (await StreamOf(topic)).Select(e => e.Data).OfType<NotificationRelayed>().Select(n => n.EventId).ToArray();
         Assert.Equal(2 * perHub, notifications.Length);
