@@ -1,4 +1,5 @@
 using EventSourcedHub.Channels;
+using EventSourcedHub.WebConsole;
 using Microsoft.AspNetCore.Diagnostics;
 using EventSourcedHub.Context;
 using EventSourcedHub.Discovery;
@@ -70,6 +71,7 @@ public static class HubHost
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Distribution>());
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<TopicStream>());
         builder.Services.AddSingleton<IRemoteCommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
+        builder.Services.AddHubConsole();
         builder.Services.AddSingleton<Audit.AuditTrail>();
         builder.Services.AddSingleton<ICommitObserver>(sp => sp.GetRequiredService<Audit.AuditTrail>());
         builder.Services.AddSingleton<ICommitObserver, Observability.EventMetrics>();
@@ -125,6 +127,7 @@ public static class HubHost
             KeepAliveInterval = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
             KeepAliveTimeout = TimeSpan.FromSeconds(hub.PingIntervalSeconds),
         });
+        app.UseHubConsole();
         MapEndpoints(app);
         app.MapHubOpenApi(hub);
         return app;
@@ -181,6 +184,7 @@ public static class HubHost
             .WithMetadata(new AuditedRead("audit-query", "session-summaries")).Requires(AccessRule.ReadAudit);
         all.MapGet("/api/replays/{id}", (string id, SessionReplay replays) => replays.Get(id)).Requires(AccessRule.ReadAudit);
         all.MapDelete("/api/replays/{id}", (string id, SessionReplay replays) => replays.Cancel(id)).Requires(AccessRule.ReadAudit);
+        all.MapConsoleFeed();
         Audit.AuditEndpoints.MapAudit(all, sessions);
         // The token's write scope is checked by the handler, once it knows which open the request stands for.
         all.MapGet(Iid.InvokeImageDisplay.Path, (HttpContext http, Iid.InvokeImageDisplay iid) => iid.HandleAsync(http))

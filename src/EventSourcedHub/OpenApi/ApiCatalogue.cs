@@ -259,6 +259,11 @@ public static class Catalogue
                 Error(404, "An unknown run id.", "not-found", "No replay 'nope' on this hub."),
             ],
         },
+        new("GET", "/api/console/events", "Sessions", "Live commits (web console)",
+            "Server-sent events for the web console at `/`: one `commit` per commit of any topic on any hub process, a comment every 15 s. `topic` null asks the page to read everything again.")
+        {
+            Answers = [new(200, "An endless `text/event-stream`.", new Body("text/event-stream", ": connected\n\nevent: commit\ndata: {\"topic\":\"demo-session-1\",\"version\":4,\"events\":[\"context_opened\"],\"remote\":false}\n\n"))],
+        },
         new("GET", "/api/sessions/{topic}/audit", "Audit", "Session audit",
             "A searchset Bundle of the session's AuditEvents in time order, with its reads, rejected requests and delivery receipts.")
         {
