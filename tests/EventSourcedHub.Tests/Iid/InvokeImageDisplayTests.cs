@@ -178,33 +178,15 @@ public sealed class InvokeImageDisplayTests(DefaultTopicHubFixture fixture) : IC
 }
 
 /// <summary>The IID bridge under `Hub:Auth:Mode=Jwt`: the caller needs the write scope of the open it publishes.</summary>
-public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
+public sealed class InvokeImageDisplayAuthorizationTests : JwtHubTests
 {
     private const string StudyUid = "1.2.840.113619.2.55.3.604688119.969.1268071029.320";
-    private readonly TokenIssuer _issuer = new();
-    private TestHub _server = null!;
-    private HubClient _hub = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await TestHub.StartAsync(_issuer.HubSettings());
-        _hub = _server.Client;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _issuer.Dispose();
-    }
-
-    private void Use(string? token) =>
-        _hub.Http.DefaultRequestHeaders.Authorization = token is null ? null : new AuthenticationHeaderValue("Bearer", token);
 
     private async Task<(string Topic, TestSubscriber Viewer)> ViewerAsync()
     {
         var topic = NewTopic();
-        Use(_issuer.Token("fhircast/*.read", client: "viewer"));
-        var viewer = await _hub.SubscribeAndConnectAsync(topic, "ImagingStudy-open", "Viewer");
+        Use(Issuer.Token("fhircast/*.read", client: "viewer"));
+        var viewer = await Hub.SubscribeAndConnectAsync(topic, "ImagingStudy-open", "Viewer");
         return (topic, viewer);
     }
 
@@ -213,17 +195,17 @@ public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
     {
         var (topic, viewer) = await ViewerAsync();
         await using var _ = viewer;
-        Use(_issuer.Token("fhircast/ImagingStudy-open.write", client: "ehr"));
+        Use(Issuer.Token("fhircast/ImagingStudy-open.write", client: "ehr"));
 
-        using var response = await _hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}&topic={topic}");
+        using var response = await Hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}&topic={topic}");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var open = await viewer.ReceiveAndAckAsync();
         Assert.Equal("ImagingStudy-open", (string?)open["event"]!["hub.event"]);
 
         // The audit names the caller: the token's client (rulings.md 33).
-        Use(_issuer.Token("user/AuditEvent.read", client: "auditor"));
-        using var timeline = await _hub.Http.GetAsync($"/api/sessions/{topic}/timeline");
+        Use(Issuer.Token("user/AuditEvent.read", client: "auditor"));
+        using var timeline = await Hub.Http.GetAsync($"/api/sessions/{topic}/timeline");
         var opened = JsonNode.Parse(await timeline.Content.ReadAsStringAsync())!["events"]!.AsArray()
             .Single(e => (string?)e!["id"] == (string?)open["id"])!;
         Assert.Equal(("ImagingStudy-open", "ehr"), ((string?)opened["event"], (string?)opened["agent"]));
@@ -234,9 +216,9 @@ public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
     {
         var (topic, viewer) = await ViewerAsync();
         await using var _ = viewer;
-        Use(_issuer.Token("fhircast/Patient-open.write fhircast/*.read", client: "ehr"));
+        Use(Issuer.Token("fhircast/Patient-open.write fhircast/*.read", client: "ehr"));
 
-        using var response = await _hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}&topic={topic}");
+        using var response = await Hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}&topic={topic}");
 
         var outcome = await HubClient.AssertOperationOutcome(response, HttpStatusCode.Forbidden, "forbidden");
         Assert.Contains("fhircast/ImagingStudy-open.write", (string?)outcome["issue"]![0]!["diagnostics"]);
@@ -250,7 +232,7 @@ public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
         await using var _ = viewer;
         Use(null);
 
-        using var response = await _hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}&topic={topic}");
+        using var response = await Hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}&topic={topic}");
 
         await HubClient.AssertOperationOutcome(response, HttpStatusCode.Unauthorized, "login");
         await viewer.AssertNothingReceivedAsync(TimeSpan.FromMilliseconds(300));
@@ -261,9 +243,9 @@ public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
     {
         var (topic, viewer) = await ViewerAsync();
         await using var _ = viewer;
-        Use(_issuer.Token("fhircast/ImagingStudy-open.write", topic: topic, client: "ehr"));
+        Use(Issuer.Token("fhircast/ImagingStudy-open.write", topic: topic, client: "ehr"));
 
-        using var response = await _hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}");
+        using var response = await Hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(topic, (string?)(await viewer.ReceiveAndAckAsync())["event"]!["hub.topic"]);
@@ -272,9 +254,9 @@ public sealed class InvokeImageDisplayAuthorizationTests : IAsyncLifetime
     [Fact]
     public async Task Rulings_37_without_topic_token_binding_or_default_the_request_is_400()
     {
-        Use(_issuer.Token("fhircast/ImagingStudy-open.write", client: "ehr"));
+        Use(Issuer.Token("fhircast/ImagingStudy-open.write", client: "ehr"));
 
-        using var response = await _hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}");
+        using var response = await Hub.Http.GetAsync($"/IHEInvokeImageDisplay?requestType=STUDY&studyUID={StudyUid}");
 
         Assert.Equal("No topic: give `topic` in the URL, use a token bound to a topic (`hub.topic` claim), or configure Hub:Iid:DefaultTopic.",
             await HubClient.AssertPlainTextError(response, HttpStatusCode.BadRequest));

@@ -10,30 +10,12 @@ namespace EventSourcedHub.Tests.Security;
 /// The one access layer (issue 12, rulings.md 32-33) on a `Mode=Jwt` hub with real RS256 tokens: checks read the topic
 /// from the route value the handler uses, and every AuditEvent and Provenance names the client that acted.
 /// </summary>
-public sealed class AccessLayerTests : IAsyncLifetime
+public sealed class AccessLayerTests : JwtHubTests
 {
-    private readonly TokenIssuer _issuer = new();
-    private TestHub _server = null!;
-    private HubClient _hub = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await TestHub.StartAsync(_issuer.HubSettings());
-        _hub = _server.Client;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _issuer.Dispose();
-    }
-
-    private void Use(string? token) =>
-        _hub.Http.DefaultRequestHeaders.Authorization = token is null ? null : new AuthenticationHeaderValue("Bearer", token);
 
     private async Task<JsonObject> GetJsonAsync(string url)
     {
-        using var response = await _hub.Http.GetAsync(url);
+        using var response = await Hub.Http.GetAsync(url);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{url}: {(int)response.StatusCode} {body}");
         return JsonNode.Parse(body)!.AsObject();
@@ -45,7 +27,7 @@ public sealed class AccessLayerTests : IAsyncLifetime
     /// <summary>Searches (with an audit token) until at least <paramref name="expected"/> match, for up to 5 s.</summary>
     private async Task<List<JsonObject>> SearchAsync(string url, int expected = 1)
     {
-        Use(_issuer.Token("system/AuditEvent.read system/Provenance.read", client: "auditor"));
+        Use(Issuer.Token("system/AuditEvent.read system/Provenance.read", client: "auditor"));
         for (var attempt = 0; ; attempt++)
         {
             var found = Resources(await GetJsonAsync(url));
@@ -61,25 +43,25 @@ public sealed class AccessLayerTests : IAsyncLifetime
     public async Task HUB_AUTH_06_an_encoded_slash_in_the_path_cannot_reach_another_topic_with_a_token_bound_to_v_x(string what)
     {
         // Two sessions whose names differ from `v/x` only by encoding; each holds another patient's data.
-        Use(_issuer.Token("fhircast/*.*"));
+        Use(Issuer.Token("fhircast/*.*"));
         foreach (var topic in new[] { "v%2Fx", "v%252Fx" })
         {
-            await _hub.SubscribeAsync(topic, "Patient-open");
-            await _hub.PublishAsync(PatientOpen(topic, "someone-else"));
+            await Hub.SubscribeAsync(topic, "Patient-open");
+            await Hub.PublishAsync(PatientOpen(topic, "someone-else"));
         }
 
-        Use(_issuer.Token("fhircast/*.read system/AuditEvent.read", topic: "v/x"));
+        Use(Issuer.Token("fhircast/*.read system/AuditEvent.read", topic: "v/x"));
         foreach (var encoded in new[] { "v%2Fx", "v%252Fx" })
         {
-            using var response = await _hub.Http.GetAsync($"/api/sessions/{encoded}/{what}");
+            using var response = await Hub.Http.GetAsync($"/api/sessions/{encoded}/{what}");
             var outcome = await HubClient.AssertOperationOutcome(response, HttpStatusCode.Forbidden, "forbidden");
             Assert.StartsWith("The token is bound to another topic (`hub.topic` claim) and cannot be used for 'v%2Fx'",
                 (string?)outcome["issue"]![0]!["diagnostics"], StringComparison.Ordinal);
         }
 
         // The handler and the check see the same topic: a token bound to the route's own value reads it.
-        Use(_issuer.Token("fhircast/*.read system/AuditEvent.read", topic: "v%2Fx"));
-        using var own = await _hub.Http.GetAsync($"/api/sessions/v%2Fx/{what}");
+        Use(Issuer.Token("fhircast/*.read system/AuditEvent.read", topic: "v%2Fx"));
+        using var own = await Hub.Http.GetAsync($"/api/sessions/v%2Fx/{what}");
         Assert.Equal(HttpStatusCode.OK, own.StatusCode);
     }
 
@@ -88,12 +70,12 @@ public sealed class AccessLayerTests : IAsyncLifetime
     {
         var topic = NewTopic();
         var pacs = new Dictionary<string, object> { ["name"] = "PACS One" };
-        Use(_issuer.Token("fhircast/*.*", client: "pacs-1", claims: pacs));
-        await _hub.SubscribeAsync(topic, "UserLogout", name: "Viewer app");
-        await _hub.PublishAsync(ReportOpen(topic, "rpt-a"));
-        var version = (string)(await _hub.GetContextAsync(topic))["context.versionId"]!;
-        Use(_issuer.Token("fhircast/DiagnosticReport-update.write", client: "reporting-2", claims: new Dictionary<string, object> { ["fhirUser"] = "Practitioner/dr-who" }));
-        await _hub.PublishAsync(ReportUpdate(topic, "rpt-a", version, [Put(ObservationResource("obs-a"), "Observation/obs-a")]));
+        Use(Issuer.Token("fhircast/*.*", client: "pacs-1", claims: pacs));
+        await Hub.SubscribeAsync(topic, "UserLogout", name: "Viewer app");
+        await Hub.PublishAsync(ReportOpen(topic, "rpt-a"));
+        var version = (string)(await Hub.GetContextAsync(topic))["context.versionId"]!;
+        Use(Issuer.Token("fhircast/DiagnosticReport-update.write", client: "reporting-2", claims: new Dictionary<string, object> { ["fhirUser"] = "Practitioner/dr-who" }));
+        await Hub.PublishAsync(ReportUpdate(topic, "rpt-a", version, [Put(ObservationResource("obs-a"), "Observation/obs-a")]));
 
         var audit = await SearchAsync($"/fhir/AuditEvent?entity={Uri.EscapeDataString(topic)}&_count=100", expected: 4);
         AuditEventAgent(Single(audit, "subscribe"), "pacs-1", "PACS One");
@@ -108,8 +90,8 @@ public sealed class AccessLayerTests : IAsyncLifetime
         Assert.Equal("urn:eventsourcedhub:client", (string?)who["identifier"]!["system"]);
 
         // A refused request names the client too.
-        Use(_issuer.Token("fhircast/Patient-open.read", client: "nosy-3"));
-        using (var refused = await _hub.PublishJsonAsync(Custom(topic, "org.example.nosy")))
+        Use(Issuer.Token("fhircast/Patient-open.read", client: "nosy-3"));
+        using (var refused = await Hub.PublishJsonAsync(Custom(topic, "org.example.nosy")))
             Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         var forbidden = await SearchAsync($"/fhir/AuditEvent?agent=nosy-3&subtype=forbidden");
         AuditEventAgent(Assert.Single(forbidden), "nosy-3", "nosy-3");

@@ -7,34 +7,16 @@ using static EventSourcedHub.Tests.Infrastructure.FhircastEvents;
 namespace EventSourcedHub.Tests.Security;
 
 /// <summary>A hub with `Hub:Auth:Mode=Jwt`, driven end to end with real RS256 tokens.</summary>
-public sealed class AuthorizationTests : IAsyncLifetime
+public sealed class AuthorizationTests : JwtHubTests
 {
-    private readonly TokenIssuer _issuer = new();
-    private TestHub _server = null!;
-    private HubClient _hub = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await TestHub.StartAsync(_issuer.HubSettings());
-        _hub = _server.Client;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        _issuer.Dispose();
-    }
-
-    private void Use(string? token) =>
-        _hub.Http.DefaultRequestHeaders.Authorization = token is null ? null : new AuthenticationHeaderValue("Bearer", token);
 
     /// <summary>A known topic with an open patient, made with an all-powerful token.</summary>
     private async Task<string> SessionAsync()
     {
         var topic = NewTopic();
-        Use(_issuer.Token("fhircast/*.*"));
-        await _hub.SubscribeAsync(topic, "Patient-open");
-        await _hub.PublishAsync(PatientOpen(topic, "p1"));
+        Use(Issuer.Token("fhircast/*.*"));
+        await Hub.SubscribeAsync(topic, "Patient-open");
+        await Hub.PublishAsync(PatientOpen(topic, "p1"));
         Use(null);
         return topic;
     }
@@ -44,11 +26,11 @@ public sealed class AuthorizationTests : IAsyncLifetime
     private string? BadToken(string kind) => kind switch
     {
         "missing" => null,
-        "expired" => _issuer.Token("fhircast/*.*", lifetime: TimeSpan.FromMinutes(-10)),
-        "not yet valid" => _issuer.Token("fhircast/*.*", notBefore: DateTime.UtcNow.AddMinutes(10), lifetime: TimeSpan.FromMinutes(30)),
-        "wrong issuer" => _issuer.Token("fhircast/*.*", issuer: "https://evil.test.invalid"),
-        "wrong audience" => _issuer.Token("fhircast/*.*", audience: "someone-else"),
-        "bad signature" => _issuer.Token("fhircast/*.*", signWith: RSA.Create(2048)),
+        "expired" => Issuer.Token("fhircast/*.*", lifetime: TimeSpan.FromMinutes(-10)),
+        "not yet valid" => Issuer.Token("fhircast/*.*", notBefore: DateTime.UtcNow.AddMinutes(10), lifetime: TimeSpan.FromMinutes(30)),
+        "wrong issuer" => Issuer.Token("fhircast/*.*", issuer: "https://evil.test.invalid"),
+        "wrong audience" => Issuer.Token("fhircast/*.*", audience: "someone-else"),
+        "bad signature" => Issuer.Token("fhircast/*.*", signWith: RSA.Create(2048)),
         "alg none" => TokenIssuer.Unsigned("fhircast/*.*"),
         _ => "not.a.token",
     };
@@ -59,11 +41,11 @@ public sealed class AuthorizationTests : IAsyncLifetime
     {
         var topic = await SessionAsync();
         Use(BadToken(kind));
-        using var response = await _hub.PublishJsonAsync(PatientClose(topic, "p1"));
+        using var response = await Hub.PublishJsonAsync(PatientClose(topic, "p1"));
         await HubClient.AssertOperationOutcome(response, HttpStatusCode.Unauthorized, "login");
         Assert.StartsWith("Bearer", response.Headers.WwwAuthenticate.ToString());
-        Use(_issuer.Token("fhircast/*.read"));
-        Assert.Equal("Patient", (string?)(await _hub.GetContextAsync(topic))["context.type"]);
+        Use(Issuer.Token("fhircast/*.read"));
+        Assert.Equal("Patient", (string?)(await Hub.GetContextAsync(topic))["context.type"]);
     }
 
     [Theory]
@@ -71,7 +53,7 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task HUB_AUTH_03_a_subscription_without_a_valid_token_is_401_text(string kind)
     {
         Use(BadToken(kind));
-        using var response = await _hub.SubscribeRawAsync(NewTopic(), "Patient-open");
+        using var response = await Hub.SubscribeRawAsync(NewTopic(), "Patient-open");
         await HubClient.AssertPlainTextError(response, HttpStatusCode.Unauthorized);
     }
 
@@ -79,16 +61,16 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task HUB_AUTH_03_a_subscription_is_narrowed_to_the_events_the_token_may_read()
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token("fhircast/patient-OPEN.read fhircast/ImagingStudy-open.write"));
-        await using var subscriber = await TestSubscriber.ConnectAsync(await _hub.SubscribeAsync(topic, "Patient-open,Patient-close,ImagingStudy-open"));
+        Use(Issuer.Token("fhircast/patient-OPEN.read fhircast/ImagingStudy-open.write"));
+        await using var subscriber = await TestSubscriber.ConnectAsync(await Hub.SubscribeAsync(topic, "Patient-open,Patient-close,ImagingStudy-open"));
         Assert.Equal("Patient-open", (string?)(await subscriber.ReceiveAsync())["hub.events"]);
     }
 
     [Fact]
     public async Task HUB_AUTH_03_a_subscription_with_no_readable_event_is_403_text()
     {
-        Use(_issuer.Token("fhircast/Patient-open.write user/AuditEvent.read"));
-        using var response = await _hub.SubscribeRawAsync(NewTopic(), "Patient-open");
+        Use(Issuer.Token("fhircast/Patient-open.write user/AuditEvent.read"));
+        using var response = await Hub.SubscribeRawAsync(NewTopic(), "Patient-open");
         await HubClient.AssertPlainTextError(response, HttpStatusCode.Forbidden);
     }
 
@@ -102,8 +84,8 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task HUB_AUTH_02_publishing_an_event_needs_its_write_scope(string scopes, HttpStatusCode expected)
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token(scopes));
-        using var response = await _hub.PublishJsonAsync(PatientClose(topic, "p1"));
+        Use(Issuer.Token(scopes));
+        using var response = await Hub.PublishJsonAsync(PatientClose(topic, "p1"));
         if (expected == HttpStatusCode.Forbidden) await HubClient.AssertOperationOutcome(response, expected, "forbidden");
         else Assert.Equal(expected, response.StatusCode);
     }
@@ -115,8 +97,8 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task HUB_AUTH_04_get_current_context_needs_a_read_scope(string scopes, HttpStatusCode expected)
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token(scopes));
-        using var response = await _hub.GetContextRawAsync(topic);
+        Use(Issuer.Token(scopes));
+        using var response = await Hub.GetContextRawAsync(topic);
         if (expected == HttpStatusCode.Forbidden) await HubClient.AssertOperationOutcome(response, expected, "forbidden");
         else Assert.Equal(expected, response.StatusCode);
     }
@@ -126,15 +108,15 @@ public sealed class AuthorizationTests : IAsyncLifetime
     {
         var mine = await SessionAsync();
         var other = await SessionAsync();
-        Use(_issuer.Token("fhircast/*.*", topic: mine));
-        await _hub.PublishAsync(Custom(mine, "org.example.ok"));
-        using var publishElsewhere = await _hub.PublishJsonAsync(Custom(other, "org.example.no"));
+        Use(Issuer.Token("fhircast/*.*", topic: mine));
+        await Hub.PublishAsync(Custom(mine, "org.example.ok"));
+        using var publishElsewhere = await Hub.PublishJsonAsync(Custom(other, "org.example.no"));
         await HubClient.AssertOperationOutcome(publishElsewhere, HttpStatusCode.Forbidden, "forbidden");
-        using var readElsewhere = await _hub.GetContextRawAsync(other);
+        using var readElsewhere = await Hub.GetContextRawAsync(other);
         await HubClient.AssertOperationOutcome(readElsewhere, HttpStatusCode.Forbidden, "forbidden");
-        using var subscribeElsewhere = await _hub.SubscribeRawAsync(other, "Patient-open");
+        using var subscribeElsewhere = await Hub.SubscribeRawAsync(other, "Patient-open");
         await HubClient.AssertPlainTextError(subscribeElsewhere, HttpStatusCode.Forbidden);
-        using var historyElsewhere = await _hub.Http.GetAsync($"/api/sessions/{other}/events?afterVersion=0");
+        using var historyElsewhere = await Hub.Http.GetAsync($"/api/sessions/{other}/events?afterVersion=0");
         await HubClient.AssertOperationOutcome(historyElsewhere, HttpStatusCode.Forbidden, "forbidden");
     }
 
@@ -145,10 +127,10 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task a_topic_bound_token_cannot_search_across_sessions(string path)
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token("system/AuditEvent.read system/Provenance.read", topic: topic));
-        using var response = await _hub.Http.GetAsync(path);
+        Use(Issuer.Token("system/AuditEvent.read system/Provenance.read", topic: topic));
+        using var response = await Hub.Http.GetAsync(path);
         await HubClient.AssertOperationOutcome(response, HttpStatusCode.Forbidden, "forbidden");
-        using var own = await _hub.Http.GetAsync($"/api/sessions/{topic}/audit");
+        using var own = await Hub.Http.GetAsync($"/api/sessions/{topic}/audit");
         Assert.Equal(HttpStatusCode.OK, own.StatusCode);
     }
 
@@ -156,8 +138,8 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task HUB_SUB_10_the_lease_never_outlives_the_token()
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token("fhircast/*.read", lifetime: TimeSpan.FromMinutes(2)));
-        await using var subscriber = await TestSubscriber.ConnectAsync(await _hub.SubscribeAsync(topic, "Patient-open", lease: 7200));
+        Use(Issuer.Token("fhircast/*.read", lifetime: TimeSpan.FromMinutes(2)));
+        await using var subscriber = await TestSubscriber.ConnectAsync(await Hub.SubscribeAsync(topic, "Patient-open", lease: 7200));
         Assert.InRange((int)(await subscriber.ReceiveAsync())["hub.lease_seconds"]!, 60, 150);
     }
 
@@ -165,13 +147,13 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task HUB_AUTH_05_the_websocket_needs_no_token_and_the_subscriber_name_defaults_to_the_client_id()
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token("fhircast/*.read", client: "acme-viewer"));
-        var endpoint = await _hub.SubscribeAsync(topic, "Patient-open,SyncError", name: null);
+        Use(Issuer.Token("fhircast/*.read", client: "acme-viewer"));
+        var endpoint = await Hub.SubscribeAsync(topic, "Patient-open,SyncError", name: null);
         Use(null);
         await using var subscriber = await TestSubscriber.ConnectAsync(endpoint);
         Assert.Equal("subscribe", (string?)(await subscriber.ReceiveAsync())["hub.mode"]);
-        Use(_issuer.Token("system/AuditEvent.read"));
-        var audit = await _hub.Http.GetStringAsync($"/api/sessions/{topic}/audit");
+        Use(Issuer.Token("system/AuditEvent.read"));
+        var audit = await Hub.Http.GetStringAsync($"/api/sessions/{topic}/audit");
         Assert.Contains("acme-viewer", audit);
     }
 
@@ -190,12 +172,12 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task audit_and_history_endpoints_need_their_scopes(string path, string scopes, HttpStatusCode expected)
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token(scopes));
-        using var response = await _hub.Http.GetAsync(path.Replace("TOPIC", topic));
+        Use(Issuer.Token(scopes));
+        using var response = await Hub.Http.GetAsync(path.Replace("TOPIC", topic));
         if (expected == HttpStatusCode.Forbidden) await HubClient.AssertOperationOutcome(response, expected, "forbidden");
         else Assert.Equal(expected, response.StatusCode);
         Use(null);
-        using var anonymous = await _hub.Http.GetAsync(path.Replace("TOPIC", topic));
+        using var anonymous = await Hub.Http.GetAsync(path.Replace("TOPIC", topic));
         await HubClient.AssertOperationOutcome(anonymous, HttpStatusCode.Unauthorized, "login");
     }
 
@@ -204,10 +186,10 @@ public sealed class AuthorizationTests : IAsyncLifetime
     [InlineData("system/*.write", HttpStatusCode.BadRequest)]
     public async Task importing_a_log_needs_the_system_write_scope(string scopes, HttpStatusCode expected)
     {
-        Use(_issuer.Token(scopes));
+        Use(Issuer.Token(scopes));
         using var content = new StringContent("", System.Text.Encoding.UTF8);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
-        using var response = await _hub.Http.PostAsync($"/api/sessions/{NewTopic()}/import", content);
+        using var response = await Hub.Http.PostAsync($"/api/sessions/{NewTopic()}/import", content);
         await HubClient.AssertOperationOutcome(response, expected, expected == HttpStatusCode.Forbidden ? "forbidden" : "invalid");
     }
 
@@ -218,8 +200,8 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task a_replay_needs_audit_read_on_the_source_and_a_fhircast_write_scope_for_the_target(string scopes, HttpStatusCode expected)
     {
         var topic = await SessionAsync();
-        Use(_issuer.Token(scopes));
-        using var response = await _hub.Http.PostAsync($"/api/sessions/{topic}/replay",
+        Use(Issuer.Token(scopes));
+        using var response = await Hub.Http.PostAsync($"/api/sessions/{topic}/replay",
             new StringContent($$"""{"targetTopic":"{{NewTopic()}}","speed":0}""", System.Text.Encoding.UTF8, "application/json"));
         if (expected == HttpStatusCode.Forbidden) await HubClient.AssertOperationOutcome(response, expected, "forbidden");
         else Assert.Equal(expected, response.StatusCode);
@@ -232,14 +214,14 @@ public sealed class AuthorizationTests : IAsyncLifetime
     {
         var topic = await SessionAsync();
         var marker = Guid.NewGuid().ToString("N");
-        Use(subtype == "unauthenticated" ? null : _issuer.Token("fhircast/Patient-open.read"));
-        using var refused = await _hub.PublishJsonAsync(Custom(topic, $"org.example.{marker}"), pathTopic: topic);
+        Use(subtype == "unauthenticated" ? null : Issuer.Token("fhircast/Patient-open.read"));
+        using var refused = await Hub.PublishJsonAsync(Custom(topic, $"org.example.{marker}"), pathTopic: topic);
         Assert.Equal(subtype == "unauthenticated" ? HttpStatusCode.Unauthorized : HttpStatusCode.Forbidden, refused.StatusCode);
 
-        Use(_issuer.Token("system/AuditEvent.read"));
+        Use(Issuer.Token("system/AuditEvent.read"));
         for (var attempt = 0; ; attempt++)
         {
-            var bundle = await _hub.Http.GetStringAsync($"/fhir/AuditEvent?subtype={subtype}&_count=200");
+            var bundle = await Hub.Http.GetStringAsync($"/fhir/AuditEvent?subtype={subtype}&_count=200");
             if (bundle.Contains(topic)) break;
             Assert.True(attempt < 30, $"no {subtype} audit record for the refused request");
             await Task.Delay(100);
@@ -250,9 +232,9 @@ public sealed class AuthorizationTests : IAsyncLifetime
     public async Task discovery_and_metadata_need_no_token()
     {
         Use(null);
-        using var discovery = await _hub.Http.GetAsync("/api/hub/.well-known/fhircast-configuration");
+        using var discovery = await Hub.Http.GetAsync("/api/hub/.well-known/fhircast-configuration");
         Assert.Equal(HttpStatusCode.OK, discovery.StatusCode);
-        using var metadata = await _hub.Http.GetAsync("/fhir/metadata");
+        using var metadata = await Hub.Http.GetAsync("/fhir/metadata");
         Assert.Equal(HttpStatusCode.OK, metadata.StatusCode);
     }
 }
