@@ -97,10 +97,12 @@ public static class HubHost
         builder.Services.AddHostedService<Heartbeat>();
 
         var app = builder.Build();
+        // The schema is migrated once, here, before the upgrade below needs it and before anything starts.
+        var store = app.Services.GetRequiredService<Marten.IDocumentStore>();
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         if (!maintenance)
         {
-            var upgraded = await TopicDocuments.UpgradeAsync(app.Services.GetRequiredService<Marten.IDocumentStore>(),
-                app.Services.GetServices<ISessionDocuments>(), hub.SnapshotInterval, CancellationToken.None);
+            var upgraded = await TopicDocuments.UpgradeAsync(store, app.Services.GetServices<ISessionDocuments>(), hub.SnapshotInterval, CancellationToken.None);
             if (upgraded > 0)
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HubHost)).LogWarning(
                     "Upgraded the stored state of {Count} topics recorded by an earlier release (issue 11)", upgraded);

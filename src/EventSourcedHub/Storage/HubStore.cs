@@ -16,8 +16,8 @@ public static class HubStore
     /// <param name="runAsyncProjections">Run the async daemon here (Solo mode: exactly one node may, rulings.md 14).</param>
     public static IServiceCollection AddHubStore(this IServiceCollection services, string connectionString, bool runAsyncProjections)
     {
+        // The schema is migrated by HubHost before the host starts (and before the start-up upgrade), not again by Marten.
         services.AddMarten(opts => Configure(opts, connectionString))
-            .ApplyAllDatabaseChangesOnStartup()
             .UseLightweightSessions();
         services.AddSingleton(new HubDatabase(Tuned(connectionString)));
         services.AddSingleton(new ClusterRole(runAsyncProjections));

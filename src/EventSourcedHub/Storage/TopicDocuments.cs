@@ -177,7 +177,6 @@ public static class TopicDocuments
     /// </summary>
     public static async Task<int> UpgradeAsync(IDocumentStore store, IEnumerable<ISessionDocuments> slices, int snapshotInterval, CancellationToken ct)
     {
-        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         var missing = new List<string>();
         await using (var connection = store.Storage.Database.CreateConnection())
         {
